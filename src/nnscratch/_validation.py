@@ -1,0 +1,74 @@
+"""Checks of user arguments. Each raises ValueError naming what it got and what is allowed."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+DTYPES = ("float32", "float64")
+
+
+def check_dtype(dtype) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as err:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}") from err
+    if dt.name not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
+    return dt
+
+
+def check_layer_dims(layer_dims) -> list[int]:
+    try:
+        dims = list(layer_dims)
+    except TypeError as err:
+        raise ValueError(
+            f"layer_dims must be a list of at least 2 positive integers; got {layer_dims!r}"
+        ) from err
+    if len(dims) < 2:
+        raise ValueError(
+            f"layer_dims needs at least 2 sizes (inputs and outputs); got {layer_dims!r}"
+        )
+    for n in dims:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"layer sizes must be integers >= 1; got {n!r} in {dims!r}")
+    return [int(n) for n in dims]
+
+
+def check_positive(name: str, value, *, integer: bool = False, allow_zero: bool = False):
+    kind = "an integer" if integer else "a finite number"
+    bound = ">= 0" if allow_zero else (">= 1" if integer else "> 0")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be {kind} {bound}; got {value!r}")
+    if integer and not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be {kind} {bound}; got {value!r}")
+    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {kind} {bound}; got {value!r}")
+    return int(value) if integer else float(value)
+
+
+def check_X(X, input_shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """X (m, *input_shape) -> a C-contiguous array of the network's dtype, checked finite."""
+    X = np.asarray(X)
+    if X.dtype == object or not (
+        np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.bool_)
+    ):
+        raise ValueError(f"X must hold numbers; got dtype {X.dtype}")
+    if X.ndim != 1 + len(input_shape) or X.shape[1:] != tuple(input_shape):
+        expected = "(m, " + ", ".join(str(n) for n in input_shape) + ")"
+        raise ValueError(f"X must have shape {expected} for this network; got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError("X holds no samples (shape[0] == 0)")
+    X = np.ascontiguousarray(X, dtype=dtype)
+    if not np.isfinite(X).all():
+        raise ValueError("X contains NaN or infinity; all inputs must be finite")
+    return X
+
+
+def check_same_length(X: np.ndarray, y) -> None:
+    n = np.shape(y)[0] if np.ndim(y) else None
+    if n != X.shape[0]:
+        raise ValueError(
+            f"y must have one entry per sample of X ({X.shape[0]}); got y of shape {np.shape(y)}"
+        )
