@@ -393,6 +393,7 @@ def _fill_cache(cache: Path, *, download: bool, progress: bool) -> None:
                 remote.sha256,
                 size=remote.size,
                 progress=progress,
+                timeout=DOWNLOAD_TIMEOUT_S,
             )
         except DataError as exc:
             failures.append(str(exc))

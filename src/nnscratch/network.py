@@ -124,7 +124,8 @@ class Network:
 
     @classmethod
     def from_config(cls, config: dict) -> Network:
-        """Inverse of ``config()``."""
+        """Inverse of ``config()``. (To rebuild a network of any class from a saved
+        ``{"class": name, "config": ...}`` pair, use ``network_from_config``.)"""
         config = dict(config)
         hidden = config.get("hidden_activation")
         if isinstance(hidden, dict):
@@ -240,3 +241,17 @@ class Network:
             f"Network({self.layer_dims}, hidden_activation={self.hidden_activation!r}, "
             f"output_activation={self.output_activation!r}, dtype={self.dtype.name!r})"
         )
+
+
+#: Network classes by name, so that model files can rebuild any of them (a CNN class
+#: registers itself here too).
+NETWORK_CLASSES: dict[str, type[Network]] = {"Network": Network}
+
+
+def network_from_config(class_name: str, config: dict) -> Network:
+    """Rebuild a network from the class name and config a model file stores."""
+    if class_name not in NETWORK_CLASSES:
+        raise ValueError(
+            f"unknown network class {class_name!r}; known: {', '.join(NETWORK_CLASSES)}"
+        )
+    return NETWORK_CLASSES[class_name].from_config(config)

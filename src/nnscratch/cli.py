@@ -1,0 +1,79 @@
+"""The ``nnscratch`` command line: ``nnscratch train / evaluate / predict / plot / tune ...``.
+
+Each subcommand is one module in ``nnscratch.commands`` with two functions:
+
+    add_parser(subparsers) -> argparse.ArgumentParser   # declares its options
+    run(args) -> int                                     # does the work, returns the exit code
+
+and is listed in ``COMMANDS``. Exit codes: 0 success; 2 usage errors (bad flags or values,
+one line on stderr, no traceback); 1 data, model-file or training errors; 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import DataError, ModelFileError, TrainingDivergedError
+
+#: subcommand name -> module in nnscratch.commands (the registry; order is the help order)
+COMMANDS: dict[str, str] = {
+    "train": "train",
+    "evaluate": "evaluate",
+    "predict": "predict",
+    "plot": "plot",
+    "experiments": "experiments",
+    "tune": "tune",
+}
+
+
+class UsageError(Exception):
+    """A user's bad option value found after parsing; exits with status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nnscratch",
+        description="Neural networks from scratch in NumPy: train, evaluate and use them.",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"nnscratch {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, module_name in COMMANDS.items():
+        try:
+            module = importlib.import_module(f".commands.{module_name}", __package__)
+        except ModuleNotFoundError as err:
+            if err.name and err.name.startswith("nnscratch.commands"):
+                continue  # not built yet
+            raise
+        sub_parser = module.add_parser(sub)
+        sub_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 with a one-line message on bad flags
+    try:
+        return int(args._run(args) or 0)
+    except UsageError as err:
+        parser.exit(2, f"nnscratch {args.command}: error: {err}\n")
+    except ValueError as err:
+        # DataError / ModelFileError subclass ValueError; a bare ValueError from the library is
+        # a bad argument value that got past the parser: a usage error.
+        code = 1 if isinstance(err, (DataError, ModelFileError)) else 2
+        print(f"nnscratch {args.command}: error: {err}", file=sys.stderr)
+        return code
+    except (TrainingDivergedError, OSError) as err:
+        print(f"nnscratch {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"nnscratch {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per ``nnscratch`` subcommand; see ``nnscratch.cli`` for the interface."""
