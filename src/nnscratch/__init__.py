@@ -1,9 +1,9 @@
 """nnscratch: deep neural networks from scratch in NumPy, with hand-written backpropagation.
 
-    >>> from nnscratch import Network
-    >>> net = Network([4, 5, 1], hidden_activation="tanh", seed=0)
-    >>> sorted(net.parameters)
-    ['W1', 'W2', 'b1', 'b2']
+>>> from nnscratch import Network
+>>> net = Network([4, 5, 1], hidden_activation="tanh", seed=0)
+>>> sorted(net.parameters)
+['W1', 'W2', 'b1', 'b2']
 """
 
 from .activations import ACTIVATIONS, LeakyReLU, get_activation

@@ -178,9 +178,7 @@ def get_activation(name: str | Activation, **kwargs) -> Activation:
     if isinstance(name, Activation):
         return name
     if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(
-            f"unknown activation {name!r}; allowed: {', '.join(sorted(ACTIVATIONS))}"
-        )
+        raise ValueError(f"unknown activation {name!r}; allowed: {', '.join(sorted(ACTIVATIONS))}")
     return ACTIVATIONS[name](**kwargs)
 
 

@@ -308,7 +308,7 @@ def read_cat_file(path: str | os.PathLike[str], split: str) -> CatSplit:
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
-        raise DataError(f"{path} is not a valid HDF5 file ({exc})") from exc
+        raise DataError(f"{path} is not a valid HDF5 file (h5py: {exc})") from exc
     with f:
         missing = [key for key in required if not isinstance(f.get(key), h5py.Dataset)]
         if missing:
@@ -357,10 +357,10 @@ def read_cat_file(path: str | os.PathLike[str], split: str) -> CatSplit:
 def _named_dir(data_dir: str | os.PathLike[str] | None) -> tuple[Path, str] | None:
     """The directory the user named (argument, then environment), with how it was named."""
     if data_dir is not None:
-        return Path(data_dir).expanduser(), "the data_dir argument (--data DIR)"
+        return Path(data_dir).expanduser(), "given as data_dir / --data DIR"
     env = os.environ.get(DATA_ENV_VAR, "")
     if env:
-        return Path(env).expanduser(), f"the {DATA_ENV_VAR} environment variable"
+        return Path(env).expanduser(), f"named by ${DATA_ENV_VAR}"
     return None
 
 
@@ -425,7 +425,7 @@ def load_cats(
         missing = [r.name for r in REMOTE_FILES.values() if not (directory / r.name).is_file()]
         if missing:
             raise DataError(
-                f"{directory} (from {source}) lacks {', '.join(missing)}; it must hold both "
+                f"{directory} ({source}) lacks {', '.join(missing)}; it must hold both "
                 f"{_file_names()}. Put them there, or name another directory."
             )
     else:

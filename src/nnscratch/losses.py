@@ -68,9 +68,7 @@ class BinaryCrossEntropy(Loss):
             )
         if not np.all((y == 0) | (y == 1)):
             bad = np.unique(y[(y != 0) & (y != 1)])[:5]
-            raise ValueError(
-                f"labels for a sigmoid output must be 0 or 1; got {bad.tolist()}"
-            )
+            raise ValueError(f"labels for a sigmoid output must be 0 or 1; got {bad.tolist()}")
         return y.astype(dtype)
 
 
@@ -129,8 +127,8 @@ class MeanSquaredError(Loss):
     activation = Identity()
 
     def cost(self, Z: np.ndarray, Y: np.ndarray) -> float:
-        diff = Z - Y
-        return float(0.5 * (diff * diff).sum(dtype=np.float64) / Z.shape[0])
+        diff = Z.astype(np.float64) - Y  # (m, n_L): float64 so a diverging run gives inf, not
+        return float(0.5 * (diff * diff).sum() / Z.shape[0])  # an overflow warning
 
     def encode_targets(self, y, n_out: int, dtype) -> np.ndarray:
         y = np.asarray(y)

@@ -90,9 +90,7 @@ class Network:
         """Copy ``values`` (same keys and shapes as ``parameters``) into the network."""
         params = self.parameters
         if set(values) != set(params):
-            raise ValueError(
-                f"parameters must have keys {sorted(params)}; got {sorted(values)}"
-            )
+            raise ValueError(f"parameters must have keys {sorted(params)}; got {sorted(values)}")
         for key, p in params.items():
             v = np.asarray(values[key])
             if v.shape != p.shape:

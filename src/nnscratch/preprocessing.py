@@ -48,8 +48,7 @@ def _as_samples(X: npt.ArrayLike, what: str) -> np.ndarray:
     X = np.asarray(X)
     if X.ndim < 2:
         raise ValueError(
-            f"{what} expects (m, n) or (m, H, W, C) with one example per row; "
-            f"got shape {X.shape}"
+            f"{what} expects (m, n) or (m, H, W, C) with one example per row; got shape {X.shape}"
         )
     if X.dtype.kind not in "biuf":
         raise ValueError(f"{what} expects bool, integer or float values; got dtype {X.dtype}")
@@ -180,8 +179,11 @@ class ImagePreprocessor:
 
         Raises ValueError naming the key when the dict is incomplete or inconsistent.
         """
-        missing = [k for k in ("kind", "scale", "standardize", "dtype", "eps", "input_shape")
-                   if k not in state]
+        missing = [
+            k
+            for k in ("kind", "scale", "standardize", "dtype", "eps", "input_shape")
+            if k not in state
+        ]
         if missing:
             raise ValueError(f"preprocessor state lacks {missing}; got keys {sorted(state)}")
         kind = _scalar(state["kind"])
@@ -227,6 +229,8 @@ def _scalar(value: Any) -> Any:
     """A Python scalar from a scalar or a 0-d array (what np.load gives back)."""
     if isinstance(value, np.ndarray | np.generic):
         if value.ndim != 0:
-            raise ValueError(f"expected a scalar in the preprocessor state; got shape {value.shape}")
+            raise ValueError(
+                f"expected a scalar in the preprocessor state; got shape {value.shape}"
+            )
         return value.item()
     return value

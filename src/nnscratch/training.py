@@ -56,6 +56,16 @@ def fit(
     last_good = {k: p.copy() for k, p in params.items()}  # state whose cost was finite
     for cb in callbacks:
         cb.on_train_begin(net, history)
+    # A diverging run overflows; it is caught by the finiteness checks below, with a clear
+    # error, instead of a stream of RuntimeWarnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        _loop(net, X, Y, opt, iterations, learning_rate, params, last_good, history, callbacks)
+    for cb in callbacks:
+        cb.on_train_end(net, history)
+    return history
+
+
+def _loop(net, X, Y, opt, iterations, learning_rate, params, last_good, history, callbacks):
     for i in range(1, iterations + 1):
         cost, grads = net._cost_and_gradients(X, Y, training=True)
         if not np.isfinite(cost):
@@ -70,9 +80,6 @@ def fit(
     if not all(np.isfinite(p).all() for p in params.values()):
         _restore(params, last_good)
         raise TrainingDivergedError(len(history.costs) + 1, float("nan"), learning_rate)
-    for cb in callbacks:
-        cb.on_train_end(net, history)
-    return history
 
 
 def _restore(params: dict[str, np.ndarray], saved: dict[str, np.ndarray]) -> None:

@@ -51,8 +51,10 @@ class Dense(Layer):
 
     def output_shape(self, input_shape):
         if input_shape != (self.n_in,):
-            raise ValueError(f"Dense layer {self.index} expects inputs of shape (m, {self.n_in}); "
-                             f"got per-sample shape {input_shape}")
+            raise ValueError(
+                f"Dense layer {self.index} expects inputs of shape (m, {self.n_in}); "
+                f"got per-sample shape {input_shape}"
+            )
         return (self.n_out,)
 
     def config(self) -> dict:
