@@ -91,7 +91,9 @@ class ReLU(Activation):
         return np.maximum(Z, 0)
 
     def backward(self, dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
-        return np.where(Z > 0, dA, 0).astype(dA.dtype, copy=False)
+        # The article's dZ = dA; dZ[Z <= 0] = 0, as one product with the 0/1 mask (float32
+        # times bool stays float32): several times faster than np.where on a random mask.
+        return dA * (Z > 0)
 
     def derivative_from(self, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
         return (Z > 0).astype(Z.dtype)

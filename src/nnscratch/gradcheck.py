@@ -13,6 +13,7 @@ float64: float32 round-off alone gives differences near 1e-3).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,14 @@ def gradient_check(
         max_per_parameter: check at most this many randomly chosen coordinates of each
             parameter array (all of them when None).
     """
+    # Dropout draws new masks on every training-mode pass; fix them so the cost is a
+    # deterministic function of the parameters.
+    fixed = getattr(net, "fixed_dropout_masks", None)
+    with fixed(seed) if fixed else nullcontext():
+        return _check(net, X, y, epsilon, max_per_parameter, seed)
+
+
+def _check(net, X, y, epsilon, max_per_parameter, seed) -> GradientCheckResult:
     _, grads = net.cost_and_gradients(X, y)
     rng = np.random.default_rng(seed)
     analytic, numeric, per_parameter = [], [], {}

@@ -8,6 +8,25 @@ A layer maps A_prev -> A in ``forward`` and returns the cache its ``backward`` n
 
 from .activation import ActivationLayer
 from .base import Layer
+from .batchnorm import BatchNorm
+from .conv import Conv2D
 from .dense import Dense
+from .dropout import Dropout
+from .flatten import Flatten, Unflatten
+from .pool import AveragePool2D, GlobalAveragePool, MaxPool2D
+from .shift import RandomShift
 
-__all__ = ["Layer", "Dense", "ActivationLayer"]
+__all__ = [
+    "Layer",
+    "Dense",
+    "ActivationLayer",
+    "Conv2D",
+    "MaxPool2D",
+    "AveragePool2D",
+    "GlobalAveragePool",
+    "Flatten",
+    "Unflatten",
+    "RandomShift",
+    "BatchNorm",
+    "Dropout",
+]

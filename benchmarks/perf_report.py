@@ -1,0 +1,126 @@
+"""The benchmark's one Markdown table: a row per workload and thread count, then the memory
+row and the predict scaling series, with the machine above and the notes below."""
+
+from __future__ import annotations
+
+from perf_common import fmt_ms, fmt_ratio, load_average, machine_info, markdown_table
+
+HEADER = [
+    "workload",
+    "threads",
+    "nnscratch ms",
+    "PyTorch ms",
+    "nnscratch / PyTorch",
+    "scikit-learn ms",
+    "peak memory",
+    "goal",
+]
+
+#: kind -> (workload description, goal: the largest ratio nnscratch / PyTorch allowed)
+TIMED = {
+    "cat": ("1. cat [12288, 20, 7, 5, 1], 209 images, full-batch GD: ms per iteration", 0.5),
+    "adam": (
+        "2. synthetic {n_samples} x 784, [784, 256, 128, 10] softmax, batch 128, Adam: "
+        "ms per epoch",
+        1.0,
+    ),
+}
+
+
+def _threads(threads: int, others: float | None) -> str:
+    return str(threads) if others is None else f"{threads} (others {others:.1f})"
+
+
+class Report:
+    def __init__(self, source: str):
+        self.source = source
+        self.rows: list[list[str]] = []
+        self.notes: list[str] = []
+
+    def add_timing(self, kind: str, threads: int, ms: dict, others: float | None = None) -> None:
+        """ms: {"nnscratch": ..., "torch": ..., "sklearn": ...} in milliseconds, plus
+        optional "note" and "n_samples"."""
+        label, goal = TIMED[kind]
+        label = label.format(n_samples=ms.get("n_samples", ""))
+        nn, torch, sk = ms.get("nnscratch"), ms.get("torch"), ms.get("sklearn")
+        verdict = f"<= {goal}x"
+        if nn is not None and torch:
+            verdict += ": " + ("met" if nn / torch <= goal else "not met")
+        if ms.get("note"):
+            self.notes.append(f"{label.split(':')[0]}, {threads} thread(s): {ms['note']}")
+        self.rows.append(
+            [
+                label,
+                _threads(threads, others),
+                fmt_ms(nn),
+                fmt_ms(torch),
+                fmt_ratio(nn, torch),
+                fmt_ms(sk) if sk is not None else "",
+                "",
+                verdict,
+            ]
+        )
+
+    def add_memory(self, results: list[dict]) -> None:
+        """results: peak RSS of training (MB) and its budget, see perf_memory.run."""
+        for mem in results:
+            self._add_memory_row(mem)
+
+    def _add_memory_row(self, mem: dict) -> None:
+        met = mem["peak_mb"] <= mem["budget_mb"]
+        self.rows.append(
+            [
+                f"3. peak RSS of {mem['how']} on the cat data ({mem['iterations']} iterations)",
+                "default",
+                "",
+                "",
+                "",
+                "",
+                f"{mem['peak_mb']:.1f} MB = interpreter with imports {mem['baseline_mb']:.1f}"
+                f" MB + {mem['peak_mb'] - mem['baseline_mb']:.1f} MB",
+                f"<= {mem['budget_mb']:.1f} MB (+ 2 x {mem['data_mb']:.1f} MB float32 data): "
+                + ("met" if met else "not met"),
+            ]
+        )
+
+    def add_scaling(self, series: list[dict], threads: int, others: float | None = None) -> None:
+        """series: one dict per size, see perf_predict.run."""
+        base = series[0]
+        for point in series:
+            grow = point["m"] / base["m"]
+            self.rows.append(
+                [
+                    f"4. predict + evaluate, {point['m']:,} samples ({point['factor']}x the test "
+                    f"set, {point['input_mb']:.1f} MB)",
+                    _threads(threads, others),
+                    f"{fmt_ms(point['predict_ms'])} + {fmt_ms(point['evaluate_ms'])}",
+                    fmt_ms(point.get("torch_ms")),
+                    fmt_ratio(point["predict_ms"], point.get("torch_ms")),
+                    "",
+                    f"+{point['peak_mb']:.1f} MB",
+                    f"linear: time x{point['predict_ms'] / base['predict_ms']:.1f}, "
+                    f"memory bounded, for x{grow:.0f} samples",
+                ]
+            )
+        self.notes.append(
+            "4: predict time, then evaluate (accuracy) time; PyTorch: model(X) under no_grad; "
+            "peak memory: allocated during predict beyond the input (tracemalloc)."
+        )
+
+    def last_row_text(self) -> str:
+        return " | ".join(self.rows[-1])
+
+    def markdown(self, thread_counts: list[int]) -> str:
+        threads = "/".join(str(n) for n in thread_counts)
+        lines = [
+            f"Measured {machine_info(threads)}; load average {load_average()} at the end.",
+            f"Data: {self.source}, float32. Times are medians of interleaved repetitions. "
+            "threads: the BLAS/PyTorch threads of the run, then how many cores other processes "
+            "kept busy meanwhile (when that approaches the core count, timings on all threads "
+            "are not trustworthy).",
+            "",
+            markdown_table(HEADER, self.rows),
+        ]
+        if self.notes:
+            lines += ["", *(f"- {note}" for note in self.notes)]
+        return "\n".join(lines)

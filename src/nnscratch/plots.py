@@ -1,0 +1,176 @@
+"""Figures of the application: activations, loss curves, image grids.
+
+Every function builds a ``matplotlib.figure.Figure`` directly (no pyplot, so no global state,
+no GUI backend and never ``show()``), saves it when given ``path`` and returns it. In a
+notebook, ``display(fig)`` (or leaving it as a cell's value) shows it.
+
+Images are (m, H, W, C) uint8 RGB, labels (m,) in {0, 1}, probabilities (m,) of class 1.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import textwrap
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .activations import get_activation
+
+__all__ = [
+    "ARTICLE_ACTIVATIONS",
+    "plot_activations",
+    "plot_loss_curve",
+    "plot_misclassified",
+    "plot_samples",
+]
+
+#: The four activations of the article's 2x2 figure, in its order.
+ARTICLE_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _finish(fig, path: str | os.PathLike[str] | None, dpi: int = 100):
+    if path is not None:
+        fig.savefig(os.fspath(path), dpi=dpi)
+    return fig
+
+
+def plot_activations(path=None, *, z_range: tuple[float, float] = (-5.0, 5.0)):
+    """The article's 2x2 figure: sigmoid, tanh, ReLU and leaky ReLU, each with its derivative."""
+    z = np.linspace(*z_range, 1001)
+    fig = _figure(9, 7)
+    axes = fig.subplots(2, 2)
+    for ax, name in zip(axes.flat, ARTICLE_ACTIVATIONS, strict=True):
+        g = get_activation(name)
+        ax.plot(z, g.forward(z), label=f"g(z) = {name}(z)", linewidth=2)
+        ax.plot(z, g.derivative(z), label="g'(z)", linestyle="--", linewidth=2)
+        ax.axhline(0, color="0.6", linewidth=0.8)
+        ax.axvline(0, color="0.6", linewidth=0.8)
+        ax.set_title(repr(g) if name == "leaky_relu" else name)
+        ax.set_xlabel("z")
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="upper left", fontsize="small")
+    fig.suptitle("Activation functions and their derivatives")
+    return _finish(fig, path)
+
+
+def _costs_of(curve) -> np.ndarray:
+    costs = getattr(curve, "costs", curve)  # a History, or a sequence of costs
+    return np.asarray(costs, dtype=float)
+
+
+def plot_loss_curve(curves, path=None, *, title: str = "Training cost", log_scale: bool = False):
+    """Cost per iteration.
+
+    ``curves`` is one curve, a list of curves (e.g. an ensemble's members) or a dict
+    {label: curve}; a curve is a ``History`` or a sequence of costs.
+    """
+    if isinstance(curves, Mapping):
+        items = [(str(k), _costs_of(v)) for k, v in curves.items()]
+    elif hasattr(curves, "costs") or (
+        isinstance(curves, Sequence) and curves and np.isscalar(curves[0])
+    ):
+        items = [(None, _costs_of(curves))]
+    else:
+        curves = list(curves)
+        items = [
+            (f"network {k + 1}" if len(curves) > 1 else None, _costs_of(c))
+            for k, c in enumerate(curves)
+        ]
+    fig = _figure(7, 4.5)
+    ax = fig.subplots()
+    for label, costs in items:
+        ax.plot(np.arange(1, costs.size + 1), costs, label=label, linewidth=1.5)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("cost")
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_title(textwrap.fill(title, 70), fontsize="medium")
+    ax.grid(True, alpha=0.3)
+    if any(label for label, _ in items):
+        ax.legend()
+    return _finish(fig, path)
+
+
+def _image_grid(images, titles: Sequence[str], *, ncols: int, suptitle: str, colors=None):
+    n = len(images)
+    ncols = max(1, min(ncols, n))
+    nrows = max(1, math.ceil(n / ncols))
+    fig = _figure(1.9 * ncols, 2.2 * nrows)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for k, ax in enumerate(axes):
+        ax.axis("off")
+        if k < n:
+            ax.imshow(images[k], interpolation="nearest")
+            style = {} if colors is None else {"color": colors[k]}
+            ax.set_title(titles[k], fontsize=8, **style)
+    fig.suptitle(suptitle)
+    return fig
+
+
+def _class_name(classes, label: int) -> str:
+    return classes[label] if classes is not None and 0 <= label < len(classes) else str(label)
+
+
+def plot_misclassified(
+    images,
+    y_true,
+    proba,
+    classes: Sequence[str] | None = ("non-cat", "cat"),
+    path=None,
+    *,
+    max_images: int = 24,
+    ncols: int = 6,
+    threshold: float = 0.5,
+):
+    """A grid of the images the model got wrong, each titled with the predicted class, the
+    predicted probability of "cat" (class 1) and the true class."""
+    images = np.asarray(images)
+    y_true = np.asarray(y_true).astype(int)
+    proba = np.asarray(proba, dtype=float)
+    pred = (proba >= threshold).astype(int)
+    wrong = np.flatnonzero(pred != y_true)[:max_images]
+    if wrong.size == 0:
+        fig = _figure(4, 1.5)
+        fig.text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+        return _finish(fig, path)
+    titles = [
+        f"pred {_class_name(classes, pred[i])}\np(cat)={proba[i]:.2f}\n"
+        f"true {_class_name(classes, y_true[i])}"
+        for i in wrong
+    ]
+    fig = _image_grid(
+        images[wrong],
+        titles,
+        ncols=ncols,
+        suptitle=f"Misclassified: {np.sum(pred != y_true)} of {y_true.size}",
+    )
+    return _finish(fig, path)
+
+
+def plot_samples(
+    images,
+    labels,
+    classes: Sequence[str] | None = ("non-cat", "cat"),
+    path=None,
+    *,
+    n: int = 24,
+    ncols: int = 8,
+    seed: int | None = 0,
+):
+    """A labelled grid of ``n`` images (a random sample when there are more)."""
+    images = np.asarray(images)
+    labels = np.asarray(labels).astype(int)
+    idx = np.arange(images.shape[0])
+    if images.shape[0] > n:
+        idx = np.sort(np.random.default_rng(seed).choice(images.shape[0], n, replace=False))
+    titles = [f"#{i}: {_class_name(classes, labels[i])}" for i in idx]
+    fig = _image_grid(images[idx], titles, ncols=ncols, suptitle="Samples")
+    return _finish(fig, path)
