@@ -7,7 +7,8 @@
 Both sides run in this one process, on the same 209 cat images (float32, channels-last for
 nnscratch and channels-first for PyTorch, each library's native layout), the same architecture
 (``nnscratch.cnn.CAT_RECIPE``, translated layer by layer into ``torch.nn`` with the same initial
-weights), the same mini-batches, optimizer (Adam) and random horizontal flips. Repetitions are
+weights; for an ensemble recipe, one of its networks), the same mini-batches, optimizer (Adam)
+and random horizontal flips and shifts. Repetitions are
 interleaved and the median kept, so that load from other processes hits both alike. Prints one
 Markdown row in the format of ``benchmarks/bench.py``; ``run()`` returns the numbers for it.
 """
@@ -232,8 +233,10 @@ def run(X, y, *, repeats: int = 5, with_torch: bool = True) -> dict:
     out: dict = {name: median_ms(values) for name, values in times.items()}
     out["cpu"] = {name: median_ms(values) for name, values in cpu.items()}
     network = ", flip-averaged" if CAT_RECIPE.get("network", {}).get("flip_average") else ""
+    k = CAT_RECIPE.get("ensemble", 1)
+    member = f"one of the recipe's {k} networks: " if k > 1 else ""
     out["workload"] = (
-        f"cat CNN {CAT_RECIPE['architecture']}{network}, {len(X)} images, batch "
+        f"cat CNN, {member}{CAT_RECIPE['architecture']}{network}, {len(X)} images, batch "
         f"{fit['batch_size']}, {fit['optimizer']} + flips, ms/epoch"
     )
     return out

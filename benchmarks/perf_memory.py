@@ -48,18 +48,25 @@ def _report_at_exit(path: str) -> None:
 
     def report() -> None:
         info = {"peak_mb": _own_peak_rss_mb(), "modules": sorted(sys.modules)}
+        try:  # after listing the modules: the baseline does not import threadpoolctl for this
+            from threadpoolctl import threadpool_info
+
+            counts = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+            info["blas_threads"] = max(counts) if counts else None
+        except ImportError:
+            info["blas_threads"] = None
         Path(path).write_text(json.dumps(info))
 
     atexit.register(report)
 
 
-def _run_child(args: list[str], report: str, env: dict) -> tuple[float, int]:
-    """Run this file as a child; (its peak RSS in MB, its exit status)."""
+def _run_child(args: list[str], report: str, env: dict) -> tuple[dict, int]:
+    """Run this file as a child; (its report, its exit status)."""
     cmd = [sys.executable, str(HERE / "perf_memory.py"), "--child", *args]
     proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if proc.returncode != 0:
-        return float("nan"), proc.returncode
-    return json.loads(Path(report).read_text())["peak_mb"], 0
+        return {}, proc.returncode
+    return json.loads(Path(report).read_text()), 0
 
 
 def child_cli(argv: list[str], report: str) -> int:
@@ -107,40 +114,45 @@ def _measure(kind: str, args: list[str], env: dict, tmp: str) -> dict | None:
     """Peak RSS of one training child and of the baseline with the same imports; None when the
     child fails (e.g. the command is not there yet)."""
     trained, base = str(Path(tmp) / f"{kind}.json"), str(Path(tmp) / f"{kind}-baseline.json")
-    peak, status = _run_child([kind, trained, *args], trained, env)
+    child, status = _run_child([kind, trained, *args], trained, env)
     if status != 0:
         return None
     baseline, status = _run_child(["baseline", base, trained], base, env)
     if status != 0:
         raise RuntimeError(f"the baseline child of {kind} failed with status {status}")
     return {
-        "peak_mb": peak,
-        "baseline_mb": baseline,
+        "threads": child["blas_threads"] or "default",
+        "peak_mb": child["peak_mb"],
+        "baseline_mb": baseline["peak_mb"],
         "data_mb": DATA_FLOAT32_MB,
-        "budget_mb": baseline + 2 * DATA_FLOAT32_MB,
+        "budget_mb": baseline["peak_mb"] + 2 * DATA_FLOAT32_MB,
     }
 
 
 def run(iterations: int = 50, data_dir: str | None = None) -> list[dict]:
-    """Goal 3 for `nnscratch train` (when it runs) and for the library alone."""
+    """Goal 3 for `nnscratch train` (when it runs) and for the library alone, each with the
+    BLAS's default thread count and, for the library, also on one thread: every BLAS thread
+    adds its own workspace (about 1.7 MB here), the same whatever the data."""
+    from perf_common import THREAD_ENV_VARS
     from perf_common import data_dir as find_data_dir
 
     directory = data_dir or find_data_dir()
     if directory is None:
         raise SystemExit("perf_memory: the cat data files are needed (set NNSCRATCH_DATA)")
-    env = dict(os.environ)
+    default = {k: v for k, v in os.environ.items() if k not in THREAD_ENV_VARS}
+    one_thread = {**default, **dict.fromkeys(THREAD_ENV_VARS, "1")}
+    cli = ["train", "--data", str(directory), "--iterations", str(iterations)]
+    script = [str(directory), str(iterations)]
+    runs = [
+        ("cli", "`nnscratch train` (its default recipe)", cli, default),
+        ("script", "the library: load, scale, Network.fit, accuracy", script, default),
+        ("script", "the library: load, scale, Network.fit, accuracy", script, one_thread),
+    ]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        cli = ["train", "--data", str(directory), "--iterations", str(iterations)]
-        cli += ["--out", str(Path(tmp) / "out"), "--print-every", "0"]
-        runs = {
-            "cli": ("`nnscratch train` (its default recipe)", cli),
-            "script": (
-                "the library: load, scale, Network.fit, accuracy",
-                [str(directory), str(iterations)],
-            ),
-        }
-        for kind, (how, args) in runs.items():
+        for i, (kind, how, args, env) in enumerate(runs):
+            if kind == "cli":
+                args = [*args, "--out", str(Path(tmp) / f"out{i}"), "--print-every", "0"]
             result = _measure(kind, args, env, tmp)
             if result is None:
                 print(f"perf_memory: {how} failed; left out", file=sys.stderr)

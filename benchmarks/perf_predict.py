@@ -19,6 +19,7 @@ import numpy as np
 from perf_common import interleaved, median_ms
 
 from nnscratch import Network
+from nnscratch.network import PREDICT_BATCH_SIZE
 
 LAYER_DIMS = [12288, 20, 7, 5, 1]
 
@@ -97,6 +98,7 @@ def run(X_test, y_test, *, repeats: int, factors=(1, 10, 100), with_torch: bool 
                 "evaluate_ms": ms["evaluate"],
                 "torch_ms": ms.get("torch"),
                 "peak_mb": peak_extra_mb(lambda X=X: net.predict(X)),
+                "batch_size": PREDICT_BATCH_SIZE,
             }
         )
     return series

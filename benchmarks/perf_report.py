@@ -71,7 +71,7 @@ class Report:
         self.rows.append(
             [
                 f"3. peak RSS of {mem['how']} on the cat data ({mem['iterations']} iterations)",
-                "default",
+                str(mem["threads"]),
                 "",
                 "",
                 "",
@@ -84,10 +84,10 @@ class Report:
         )
 
     def add_scaling(self, series: list[dict], threads: int, others: float | None = None) -> None:
-        """series: one dict per size, see perf_predict.run."""
-        base = series[0]
-        for point in series:
-            grow = point["m"] / base["m"]
+        """series: one dict per size, see perf_predict.run. Linear growth shows as a steady
+        time per sample; bounded memory as a peak that stops growing with the input."""
+        per_sample = [1e3 * point["predict_ms"] / point["m"] for point in series]
+        for point, us in zip(series, per_sample, strict=True):
             self.rows.append(
                 [
                     f"4. predict + evaluate, {point['m']:,} samples ({point['factor']}x the test "
@@ -98,13 +98,15 @@ class Report:
                     fmt_ratio(point["predict_ms"], point.get("torch_ms")),
                     "",
                     f"+{point['peak_mb']:.1f} MB",
-                    f"linear: time x{point['predict_ms'] / base['predict_ms']:.1f}, "
-                    f"memory bounded, for x{grow:.0f} samples",
+                    f"linear: {us:.1f} us per sample",
                 ]
             )
         self.notes.append(
             "4: predict time, then evaluate (accuracy) time; PyTorch: model(X) under no_grad; "
-            "peak memory: allocated during predict beyond the input (tracemalloc)."
+            "peak memory: allocated during predict beyond the input (tracemalloc), at most one "
+            f"batch of {series[-1].get('batch_size', '')} samples. Time per sample varies "
+            f"{max(per_sample) / min(per_sample):.1f}x over the sizes (the smallest input stays "
+            "in the CPU caches, the largest streams from memory)."
         )
 
     def last_row_text(self) -> str:

@@ -217,7 +217,16 @@ def test_failure_after_training_leaves_no_half_written_out(
 
 def test_divergence_exits_1(cat_data_dir, tmp_path, capsys):
     argv = ["train", "--data", str(cat_data_dir), "--out", str(tmp_path / "o")]
-    argv += ["--optimizer", "gd", "--learning-rate", "1e10", "--iterations", "20", "--ensemble", "1"]
+    argv += [
+        "--optimizer",
+        "gd",
+        "--learning-rate",
+        "1e10",
+        "--iterations",
+        "20",
+        "--ensemble",
+        "1",
+    ]
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "diverged" in err and "Traceback" not in err
@@ -287,7 +296,9 @@ def test_predict_unreadable_file_exits_1_naming_it(trained, tmp_path, capsys):
     Image.new("RGB", (64, 64), (200, 100, 50)).save(good)
     text = tmp_path / "notes.txt"
     text.write_text("not an image")
-    rc = main(["predict", str(trained / "model.npz"), str(good), str(text), str(tmp_path / "x.jpg")])
+    rc = main(
+        ["predict", str(trained / "model.npz"), str(good), str(text), str(tmp_path / "x.jpg")]
+    )
     assert rc == 1
     captured = capsys.readouterr()
     assert f"{good}: " in captured.out
@@ -384,8 +395,43 @@ def test_model_error_in_a_real_process_exits_1(tmp_path):
 
 
 def test_train_in_a_real_process(cat_data_dir, tmp_path):
-    proc = _run("train", "--data", str(cat_data_dir), *QUICK, "--out", str(tmp_path / "r"), "--json")
+    proc = _run(
+        "train", "--data", str(cat_data_dir), *QUICK, "--out", str(tmp_path / "r"), "--json"
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert Path(summary["model"]).is_file()
     assert np.isfinite(summary["test_accuracy"])
+
+
+# ---- the recipe -----------------------------------------------------------------------------
+
+
+def test_balance_with_mirrors_equalises_classes_with_mirror_images():
+    from nnscratch.recipe import balance_with_mirrors
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(10, 4, 5, 3), dtype=np.uint8)
+    labels = np.array([1, 0, 0, 1, 0, 0, 0, 0, 1, 0])
+    x, y = balance_with_mirrors(images, labels, seed=0)
+    assert np.bincount(y).tolist() == [7, 7]
+    np.testing.assert_array_equal(x[:10], images)  # the originals first, unchanged
+    originals = {images[i].tobytes() for i in np.flatnonzero(labels == 1)}
+    for extra in x[10:]:
+        assert extra[:, ::-1].tobytes() in originals  # each extra is a mirrored cat
+    assert len({e.tobytes() for e in x[10:]}) == 3, "no duplicates while there are enough"
+    same = balance_with_mirrors(images, np.zeros(10, int))
+    assert same[0] is images
+
+
+def test_experiment_baselines_are_the_published_runs():
+    from nnscratch.commands.experiments import experiment_configs
+
+    runs = experiment_configs()
+    for name in ("article-tanh", "article-relu", "reference"):
+        cfg = runs[name]
+        assert cfg.optimizer == "gd" and cfg.ensemble == 1 and cfg.l2 == 0
+        assert not (cfg.balance or cfg.standardize or cfg.flip) and cfg.dropout is None
+    assert runs["article-tanh"].layers == (5, 5) and runs["article-tanh"].init == "normal"
+    assert runs["reference"].describe().startswith("[12288, 20, 7, 5, 1] relu, sqrt_n_prev")
+    assert runs["default recipe"] == TrainConfig()

@@ -499,25 +499,28 @@ def test_flat_input_fit_with_flips_needs_no_image_shape():
 # ---- the cat recipe on the real data (slow: minutes) ------------------------------------------
 @pytest.mark.slow
 def test_cat_recipe_reaches_the_goal(cat_data_dir):
-    """The cross-validated recipe (nnscratch.cnn.CAT_RECIPE), trained on the 209 training
-    images with seed 0, classifies the 50 test images at least as well as the issue's goal
-    for the mean over seeds 0, 1, 2 (88%), give or take one image."""
+    """The cross-validated recipe (nnscratch.cnn.CAT_RECIPE) trained on the 209 training images
+    with seed 0, as benchmarks/select_cnn.py --test trains it, classifies the 50 test images
+    about as well as it did there (the issue's goal: 88% mean over seeds 0, 1, 2)."""
     from nnscratch.cnn import CAT_RECIPE
     from nnscratch.datasets import load_cats
+    from nnscratch.ensemble import Ensemble
 
     data = load_cats(cat_data_dir, download=False, progress=False)
     X = data.x_train.astype(np.float32) / 255
     X_test = data.x_test.astype(np.float32) / 255
-    net = ConvNetwork(
-        CAT_RECIPE["architecture"],
-        input_shape=X.shape[1:],
-        seed=0,
-        **CAT_RECIPE.get("network", {}),
-    )
-    history = net.fit(X, data.y_train, seed=0, **CAT_RECIPE["fit"])
-    assert history.costs[-1] < history.costs[0]
-    assert net.accuracy(X, data.y_train) >= 0.95
-    assert net.accuracy(X_test, data.y_test) >= 0.86
+    kwargs = {"input_shape": X.shape[1:], **CAT_RECIPE.get("network", {})}
+    k = CAT_RECIPE.get("ensemble", 1)
+    if k > 1:
+        arch = CAT_RECIPE["architecture"]
+        model = Ensemble.of(k, seed=0, network_class=ConvNetwork, architecture=arch, **kwargs)
+    else:
+        model = ConvNetwork(CAT_RECIPE["architecture"], seed=0, **kwargs)
+    histories = model.fit(X, data.y_train, seed=0, **CAT_RECIPE["fit"])
+    for history in histories if isinstance(histories, list) else [histories]:
+        assert history.costs[-1] < history.costs[0]
+    assert model.accuracy(X, data.y_train) >= 0.95
+    assert model.accuracy(X_test, data.y_test) >= 0.86
 
 
 # ---- reachable from the command line, the recipe and the estimator ---------------------------
@@ -581,3 +584,35 @@ def test_estimator_with_an_architecture():
     assert clf.score(X.reshape(12, -1), y) == 1.0
     with pytest.raises(ValueError, match="image_shape"):
         MLPClassifier(architecture="conv3x3-relu", image_shape=(5, 5, 1)).fit(X.reshape(12, -1), y)
+
+
+@pytest.mark.parametrize(
+    "architecture",
+    [
+        *ARCHITECTURES,
+        "conv3x3-bn-relu-pool2-conv4x3s2-bn-relu-gap-dense5-relu-dropout0.7",
+        "shift2-conv3x3p2-maxpool3s2-avgpool2s1-flatten",
+        DEFAULT_ARCHITECTURE,
+    ],
+)
+def test_count_weights_without_building(architecture):
+    from nnscratch.cnn import count_weights
+
+    for shape in ((9, 8, 2), (64, 64, 3)):
+        try:
+            net = ConvNetwork(architecture, input_shape=shape, n_outputs=2,
+                              output_activation="softmax")  # fmt: skip
+        except ValueError:
+            continue
+        assert count_weights(net.config()) == net.n_parameters
+
+
+def test_count_weights_of_bad_descriptions_is_none():
+    from nnscratch.cnn import count_weights
+
+    assert count_weights({"architecture": "conv8x3-nope"}) is None
+    assert count_weights({"architecture": "gap-conv8x3"}) is None  # conv after gap
+    assert count_weights({"architecture": "gap"}) == 3 + 1  # the output layer on 3 channels
+    assert count_weights({}) is None
+    forged = {"architecture": "conv100000x3-conv100000x3", "input_shape": [64, 64, 3]}
+    assert count_weights(forged) > 10**10  # counted, never allocated

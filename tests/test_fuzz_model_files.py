@@ -34,6 +34,12 @@ from nnscratch.preprocessing import ImagePreprocessor
 MAX_SECONDS = 1.0
 MAX_PEAK_BYTES = 16 * 2**20  # the files here are a few kB; 16 MiB is generous
 
+#: checkpoint loads build more (configuration, optimizer, generators): fewer examples by default
+FUZZ_CHECKPOINTS = settings(
+    max_examples=int(os.environ.get("NNSCRATCH_FUZZ_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 FUZZ = settings(
     # NNSCRATCH_FUZZ_EXAMPLES=5000 for a deeper search than the default suite's
     max_examples=int(os.environ.get("NNSCRATCH_FUZZ_EXAMPLES", "150")),
@@ -414,7 +420,7 @@ def test_valid_checkpoint_loads(target, checkpoint_bytes):
     assert ckpt.iteration == 3
 
 
-@FUZZ
+@FUZZ_CHECKPOINTS
 @given(data=st.data())
 def test_damaged_checkpoints(target, checkpoint_bytes, data):
     from nnscratch.checkpoint import Checkpoint, load_checkpoint
@@ -438,7 +444,7 @@ def test_damaged_checkpoints(target, checkpoint_bytes, data):
     assert isinstance(result, (Checkpoint, ModelFileError))
 
 
-@FUZZ
+@FUZZ_CHECKPOINTS
 @given(data=st.data())
 def test_mutated_checkpoint_descriptions(target, checkpoint_bytes, data):
     from nnscratch.checkpoint import HEADER_KEY as CKPT_KEY

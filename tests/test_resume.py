@@ -332,7 +332,7 @@ def test_sigkill_during_saves_never_leaves_a_corrupt_file(tmp_path):
     expected = [Network([2000, 400, 1], seed=s).parameters for s in (0, 1)]
     model_path, ckpt_path = tmp_path / "model.npz", tmp_path / "checkpoint.npz"
     rng = np.random.default_rng(0)
-    for _ in range(6):
+    for _ in range(4):
         proc = subprocess.Popen(
             [sys.executable, "-c", _SAVER, str(model_path), str(ckpt_path)],
             stdout=subprocess.PIPE,

@@ -8,9 +8,10 @@
     result = run.train(run.checkpoint.config, x_train, y_train, every=100)
 
 A run directory holds ``checkpoint.npz`` while a run is unfinished; ``RunDirectory.train``
-replaces it atomically (``nnscratch._atomic``) every ``every`` updates of each network, when
-a network finishes, and on Ctrl-C, so whatever kills the process, the directory holds the
-last complete checkpoint, never a torn one. A checkpoint holds everything the run depends on:
+replaces it atomically (``nnscratch._atomic``) at the start, every ``every`` updates of each
+network and when a network finishes (when given ``every``), and always on Ctrl-C, so whatever
+kills the process, the directory holds the last complete checkpoint, never a torn one. A
+checkpoint holds everything the run depends on:
 
 - the ``TrainConfig`` and a sha256 fingerprint of the training data (a resume with other data
   is refused);
@@ -65,7 +66,7 @@ from .errors import DataError, ModelFileError
 from .network import NETWORK_CLASSES, network_from_config
 from .optimizers import get_optimizer
 from .preprocessing import ImagePreprocessor
-from .recipe import TrainConfig, TrainResult, balance_with_mirrors
+from .recipe import TrainConfig, TrainResult, training_inputs
 from .training import History
 from .training import fit as _fit
 
@@ -636,22 +637,20 @@ class RunDirectory:
                     "trained on (their sha256 fingerprints differ); resume it with the same "
                     "data files"
                 )
-            model, preprocessor = ckpt.model, ckpt.preprocessor
             first, histories, spent = ckpt.member, list(ckpt.histories), ckpt.elapsed
         else:
-            preprocessor = ImagePreprocessor(standardize=config.standardize)
-            preprocessor.fit(x_train)  # statistics of the training images as given
             first, histories, spent = 0, [], 0.0
-        # from here on exactly as recipe.train_cats (a test checks that the results agree)
-        if config.balance:
-            x_train, y_train = balance_with_mirrors(x_train, y_train, seed=config.seed)
-        X = preprocessor.transform(x_train)  # (m, n_x)
+        # exactly as recipe.train_cats (a test checks that the results agree)
+        preprocessor, X, y_train, image_shape = training_inputs(
+            config, x_train, y_train, ckpt.preprocessor if ckpt is not None else None
+        )
         if ckpt is None:
-            model = config.build_model(X.shape[1])
+            model = config.build_model(X.shape[1], image_shape=image_shape)
         else:
+            model = ckpt.model
             _check_order(ckpt, len(X))
         members = members_of(model)
-        fit_kwargs = config.fit_kwargs(image_shape=np.shape(x_train)[1:])
+        fit_kwargs = config.fit_kwargs(image_shape=image_shape)
         # Ensemble.fit's spreading of the seed over the members, member by member
         seeds = [fit_kwargs.get("seed")] * len(members)
         if isinstance(model, Ensemble):

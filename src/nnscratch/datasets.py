@@ -19,13 +19,11 @@ Layout: images are ``(m, 64, 64, 3)`` uint8 RGB, one example per row (axis 0); l
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
 import importlib
 import os
 import sys
-import tempfile
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +34,7 @@ from typing import BinaryIO, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from nnscratch._atomic import atomic_write
 from nnscratch.errors import DataError
 
 __all__ = [
@@ -158,20 +157,6 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename in ``directory`` durable; a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _fetch(
     url: str,
     out: BinaryIO,
@@ -247,23 +232,14 @@ def download_file(
     expected = sha256.lower()
     errors: list[str] = []
     for url in mirrors:
-        fd, tmp_name = tempfile.mkstemp(dir=dest_dir, prefix=f".{name}.", suffix=".part")
-        tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out:
+            with atomic_write(target, suffix=".part") as out:  # renamed only when verified
                 got = _fetch(url, out, name=name, size=size, progress=progress, timeout=timeout)
                 if got != expected:
                     raise ValueError(f"sha256 mismatch: got {got}, expected {expected}")
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
         except (OSError, http.client.HTTPException, ValueError) as exc:
             errors.append(f"{url}: {type(exc).__name__}: {exc}")
             continue
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-        _fsync_dir(dest_dir)
         return target
     tried = "\n".join(f"  {line}" for line in errors)
     raise DataError(f"could not download {name} from any of {len(mirrors)} mirror(s):\n{tried}")

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._validation import check_positive, check_same_length
-from .network import NETWORK_CLASSES, Network, network_from_config
+from ._validation import check_positive
+from .network import NETWORK_CLASSES, Network, label_accuracy, network_from_config
 
 
 def member_seeds(seed: int | None, k: int) -> list[int | None]:
@@ -126,12 +126,7 @@ class Ensemble:
         return P.argmax(axis=1)
 
     def accuracy(self, X, y) -> float:
-        pred = self.predict(X)
-        y = np.asarray(y)
-        if self.output_activation == "softmax" and y.ndim == 2:
-            y = y.argmax(axis=1)
-        check_same_length(pred, y)
-        return float(np.mean(pred == y.reshape(pred.shape)))
+        return label_accuracy(self.predict(X), y, self.output_activation)
 
     def __len__(self) -> int:
         return len(self.members)

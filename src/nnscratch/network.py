@@ -309,18 +309,23 @@ class Network:
         """Fraction of correct labels (classification outputs only)."""
         if self.output_activation == "identity":
             raise ValueError("accuracy is for classifiers; this network has an identity output")
-        pred = self.predict(X)
-        y = np.asarray(y)
-        if self.output_activation == "softmax" and y.ndim == 2:
-            y = y.argmax(axis=1)
-        check_same_length(pred, y)
-        return float(np.mean(pred == y.reshape(pred.shape)))
+        return label_accuracy(self.predict(X), y, self.output_activation)
 
     def __repr__(self) -> str:
         return (
             f"Network({self.layer_dims}, hidden_activation={self.hidden_activation!r}, "
             f"output_activation={self.output_activation!r}, dtype={self.dtype.name!r})"
         )
+
+
+def label_accuracy(pred: np.ndarray, y, output_activation: str) -> float:
+    """Fraction of predicted labels ``pred`` (m,) equal to y (m,) (or one-hot (m, K) for a
+    softmax output)."""
+    y = np.asarray(y)
+    if output_activation == "softmax" and y.ndim == 2:
+        y = y.argmax(axis=1)
+    check_same_length(pred, y)
+    return float(np.mean(pred == y.reshape(pred.shape)))
 
 
 #: Network classes by name, so that model files can rebuild any of them (a CNN class

@@ -42,33 +42,31 @@ class TrainConfig:
     """
 
     # architecture
+    model: str = "mlp"  # one of MODELS
+    architecture: str | None = None  # model="cnn" only (nnscratch.cnn.parse_architecture)
+    flip_average: bool = False  # model="cnn" only
     layers: tuple[int, ...] = DEFAULT_LAYERS
     activation: str = "relu"
-    init: str = "he"
+    init: str = "sqrt_n_prev"
     init_scale: float = 0.01  # only for init="normal"
     dropout: float | None = None  # keep probability of hidden units; None = no dropout
     batch_norm: bool = False
-    # model="cnn": a ConvNetwork of ``architecture`` (None: nnscratch.cnn.CAT_RECIPE's) instead
-    # of ``layers`` / ``activation`` / ``dropout`` / ``batch_norm``; see TrainConfig.cnn()
-    model: str = "mlp"
-    architecture: str | None = None
-    flip_average: bool = False  # CNN: average the logits of each image and of its mirror
     ensemble: int = 5  # networks whose probabilities are averaged (1 = a single network)
     # data
-    standardize: bool = True
+    standardize: bool = False  # per-pixel standardisation (else pixels / 255 only)
     flip: bool = False  # random horizontal flips while training
-    balance: bool = False  # add mirrored copies of the minority class until classes are equal
+    balance: bool = True  # add mirrored copies of the minority class until classes are equal
     # optimisation
-    optimizer: str = "adam"
-    learning_rate: float = 1e-4
-    iterations: int | None = 600
+    optimizer: str = "gd"
+    learning_rate: float = 0.0075
+    iterations: int | None = 2000
     epochs: int | None = None
     batch_size: int | None = None
+    lr_schedule: str | None = None
     l2: float = 0.0
     early_stopping: bool = False
     patience: int = 10
     validation_fraction: float | None = None
-    lr_schedule: str | None = None  # None, "step", "exponential" or "cosine"
     seed: int = 0
 
     def __post_init__(self):
@@ -113,6 +111,8 @@ class TrainConfig:
             flip_average=CAT_RECIPE.get("network", {}).get("flip_average", False),
             ensemble=CAT_RECIPE.get("ensemble", 1),
             standardize=False,  # pixels / 255, as the recipe was chosen
+            init="he",  # ConvNetwork's default, as the recipe was chosen
+            balance=False,  # the CNN recipe was chosen without class balancing
             flip=fit.pop("augment_flip", False),
             optimizer=fit.pop("optimizer"),
             learning_rate=fit.pop("learning_rate"),
@@ -274,17 +274,29 @@ def train_cats(config: TrainConfig, x_train, y_train, *, callbacks: Sequence = (
     """Fit the preprocessor on ``x_train`` (m, 64, 64, 3) uint8 and train ``config``'s model on
     it with labels ``y_train`` (m,). ``callbacks`` are passed to every network's ``fit``."""
     start = time.perf_counter()
-    preprocessor = ImagePreprocessor(standardize=config.standardize)
-    preprocessor.fit(x_train)  # statistics of the training images as given
-    if config.balance:
-        x_train, y_train = balance_with_mirrors(x_train, y_train, seed=config.seed)
-    X = preprocessor.transform(x_train)  # (m, n_x) float32
-    model = config.build_model(X.shape[1], image_shape=np.shape(x_train)[1:])
-    fit_kwargs = config.fit_kwargs(image_shape=np.shape(x_train)[1:])
+    preprocessor, X, y_train, image_shape = training_inputs(config, x_train, y_train)
+    model = config.build_model(X.shape[1], image_shape=image_shape)
+    fit_kwargs = config.fit_kwargs(image_shape=image_shape)
     histories = model.fit(X, y_train, callbacks=list(callbacks), **fit_kwargs)
     if not isinstance(histories, list):
         histories = [histories]
     return TrainResult(model, preprocessor, histories, time.perf_counter() - start)
+
+
+def training_inputs(config: TrainConfig, x_train, y_train, preprocessor=None):
+    """What ``train_cats`` trains on: (preprocessor, X (m', n_x), y (m',), image shape).
+
+    The preprocessor is fitted on ``x_train`` as given unless one is passed (a resumed run
+    brings its own); ``config.balance`` then adds mirrored images (m' >= m). Shared with
+    ``nnscratch.checkpoint``, so that a checkpointed run trains on exactly the same inputs.
+    """
+    if preprocessor is None:
+        preprocessor = ImagePreprocessor(standardize=config.standardize)
+        preprocessor.fit(x_train)  # statistics of the training images as given
+    if config.balance:
+        x_train, y_train = balance_with_mirrors(x_train, y_train, seed=config.seed)
+    X = preprocessor.transform(x_train)  # (m', n_x) float32
+    return preprocessor, X, y_train, tuple(np.shape(x_train)[1:])
 
 
 def balance_with_mirrors(images, labels, *, seed: int | None = 0):

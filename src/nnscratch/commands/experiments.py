@@ -34,6 +34,7 @@ def experiment_configs() -> dict:
         iterations=3000,
         optimizer="gd",
         standardize=False,
+        balance=False,
         ensemble=1,
         l2=0.0,
     )
@@ -48,6 +49,7 @@ def experiment_configs() -> dict:
             iterations=2500,
             optimizer="gd",
             standardize=False,
+            balance=False,
             ensemble=1,
             l2=0.0,
         ),

@@ -223,7 +223,40 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--json", action="store_true", help="print a JSON summary as the last line of stdout"
     )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=c.positive_int,
+        metavar="N",
+        help="write a checkpoint into the output directory every N updates of each network "
+        "(atomically; Ctrl-C always writes one), so that --resume can continue the run",
+    )
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue the interrupted run in RUN_DIR from its checkpoint, with the run's own "
+        "settings, to the same result as a run that was never interrupted",
+    )
     return parser
+
+
+def _open_resumed_run(args: argparse.Namespace):
+    """The run directory of ``--resume``; UsageError for options it cannot take."""
+    from ..checkpoint import RunDirectory
+    from ..cli import UsageError
+
+    given = [f"--{k.replace('_', '-')}" for k in _DESTS if getattr(args, k, None) is not None]
+    if args.out is not None:
+        given.append("--out")
+    if given:
+        raise UsageError(
+            f"--resume continues the run with its own settings and directory; drop "
+            f"{', '.join(given)}"
+        )
+    try:
+        return RunDirectory.open(args.resume)
+    except FileNotFoundError as err:
+        raise UsageError(f"--resume: {err}") from None
 
 
 def _output_dir(out: Path | None) -> Path:
@@ -242,6 +275,11 @@ def _output_dir(out: Path | None) -> Path:
     return out
 
 
+def _n_training(config, labels) -> int:
+    """How many images training sees (mirrored copies included when balancing)."""
+    return 2 * int(np.bincount(labels).max()) if config.balance else len(labels)
+
+
 def _progress_total(config, m_train: int) -> int | None:
     if config.iterations is not None:
         return config.iterations
@@ -255,20 +293,47 @@ def _progress_total(config, m_train: int) -> int | None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import io, plots
+    from ..checkpoint import RunDirectory, deferred_interrupt
     from ..datasets import load_cats
     from ..progress import ProgressBar
-    from ..recipe import train_cats
 
-    config = config_from_args(args)
-    out = _output_dir(args.out)
+    if args.resume is not None:
+        run_dir = _open_resumed_run(args)
+        config, out = run_dir.checkpoint.config, run_dir.path
+    else:
+        config = config_from_args(args)
+        out = _output_dir(args.out)
     data = load_cats(args.data)
+    if args.resume is None:
+        run_dir = RunDirectory.create(out)  # an unwritable --out fails now, not after training
     print(f"Training {config.describe()} on {len(data.y_train)} images", flush=True)
     every = 100 if args.print_every is None else args.print_every
     progress = ProgressBar(
-        _progress_total(config, len(data.y_train)), runs=config.ensemble, every=every
+        _progress_total(config, _n_training(config, data.y_train)),
+        runs=config.ensemble,
+        every=every,
     )
     try:
-        result = train_cats(config, data.x_train, data.y_train, callbacks=[progress])
+        with deferred_interrupt() as interrupt:  # Ctrl-C: a last checkpoint, then stop
+            result = run_dir.train(
+                config,
+                data.x_train,
+                data.y_train,
+                every=args.checkpoint_every,
+                callbacks=[progress],
+                interrupt=interrupt,
+            )
+    except KeyboardInterrupt:  # TrainingInterrupted: after its final checkpoint
+        progress.close()
+        if not run_dir.checkpoint_path.is_file():
+            run_dir.discard_if_empty()
+            raise
+        print(f"nnscratch train: interrupted; resume with: nnscratch train --resume {out}",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    except BaseException:
+        run_dir.discard_if_empty()
+        raise
     finally:
         progress.close()
 
@@ -300,7 +365,7 @@ def run(args: argparse.Namespace) -> int:
         "nnscratch_version": __version__,
     }
     model_path = out / "model.npz"
-    with c.staged_directory(out) as tmp:
+    with run_dir.outputs() as tmp:  # all files complete, or none (the checkpoint stays)
         io.save(
             result.model,
             tmp / "model.npz",

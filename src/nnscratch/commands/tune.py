@@ -27,7 +27,7 @@ import warnings
 from pathlib import Path
 
 from ..cli import UsageError
-from ._common import add_data_option, positive_int
+from ._common import add_data_option, int_at_least, positive_int
 
 DEFAULT_SPACE = ("hidden_layer_sizes=7:20,7,5", "learning_rate=0.001:0.0075")
 
@@ -158,14 +158,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _folds(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 2; got {text!r}") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 2 (folds); got {value}")
-    return value
+_folds = int_at_least(2, "folds")
 
 
 def _positive_seconds(text: str) -> float:

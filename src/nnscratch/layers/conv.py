@@ -14,8 +14,8 @@ backward (cols is cached by forward; nothing is recomputed):
     dW = cols^T . dZ                      (kh*kw*C_in, C_out) -> (kh, kw, C_in, C_out)
     db = sum of dZ over n, y, x           (C_out,)  (as ones . dZ: BLAS sums faster than numpy)
     dcols[..., i, j, :] = dZ . W[i, j]^T  (m, H_out, W_out, C_in) for each kernel offset (i, j)
-    dA_pad[n, y*s + i, x*s + j, c] += dcols[n, y, x, i, j, c]        (col2im: kh*kw slice adds)
-    dA_prev = dA_pad without its padding
+    dA_prev[n, y*s + i - top, x*s + j - left, c] += dcols[n, y, x, i, j, c]
+                                          (col2im: kh*kw slice adds, padding positions left out)
 
 im2col is a ``sliding_window_view`` copied once; the only Python loop (col2im) runs over the
 kh*kw kernel offsets, never over pixels or samples.
@@ -45,7 +45,7 @@ def _check_int(name: str, value, minimum: int) -> int:
 
 
 def check_padding(padding) -> str | int:
-    """ "same", "valid" or an int >= 0; anything else raises ValueError."""
+    """Return "same", "valid" or an int >= 0; anything else raises ValueError."""
     if isinstance(padding, str):
         if padding not in PADDINGS:
             raise ValueError(
