@@ -26,6 +26,12 @@ import numpy as np
 from .base import Layer
 
 
+def column_sums(A: np.ndarray) -> np.ndarray:
+    """sum(A, axis=0) for A (m, n), as a product with a vector of ones: for the tall, narrow
+    arrays of per-channel statistics this is an order of magnitude faster than A.sum(axis=0)."""
+    return np.ones(A.shape[0], dtype=A.dtype) @ A
+
+
 class BatchNorm(Layer):
     def __init__(
         self,
@@ -55,9 +61,9 @@ class BatchNorm(Layer):
         gamma, beta = self.params["gamma"], self.params["beta"]
         if training:
             m = Z.shape[0]
-            mu = Z.mean(axis=0)  # (n,)
+            mu = column_sums(Z) / dt(m)  # (n,)
             Zc = Z - mu  # (m, n)
-            var = np.einsum("ij,ij->j", Zc, Zc) / dt(m)  # (n,), biased
+            var = column_sums(Zc * Zc) / dt(m)  # (n,), biased
             self._update_running(mu, var, m)
         else:
             Zc = Z - self.buffers["running_mean"]
@@ -74,8 +80,8 @@ class BatchNorm(Layer):
         shape = dout.shape
         dout = dout.reshape(-1, self.n)
         grads = {
-            "gamma": np.einsum("ij,ij->j", dout, Z_hat),  # (n,)
-            "beta": dout.sum(axis=0),  # (n,)
+            "gamma": column_sums(dout * Z_hat),  # (n,)
+            "beta": column_sums(dout),  # (n,)
         }
         if not need_input_grad:
             return None, grads
