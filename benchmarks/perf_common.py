@@ -53,8 +53,7 @@ def limit_threads(threads: int | None) -> int:
         except ImportError:
             pass  # the environment variables of set_thread_env already apply
         else:
-            # Kept alive for the whole process: the limit lasts as long as the object.
-            limit_threads._limiter = threadpool_limits(threads, user_api="blas")  # type: ignore[attr-defined]
+            threadpool_limits(threads, user_api="blas")  # applies from now on
     n = blas_threads() if threads is None else threads
     try:
         import torch

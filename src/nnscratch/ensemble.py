@@ -18,7 +18,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._validation import check_positive
-from .network import NETWORK_CLASSES, Network, label_accuracy, network_from_config
+from .network import (
+    NETWORK_CLASSES,
+    PREDICT_BATCH_SIZE,
+    Network,
+    label_accuracy,
+    network_from_config,
+)
 
 
 def member_seeds(seed: int | None, k: int) -> list[int | None]:
@@ -111,7 +117,7 @@ class Ensemble:
         return histories
 
     # ---- prediction ---------------------------------------------------------------------
-    def predict_proba(self, X, batch_size: int = 8192) -> np.ndarray:
+    def predict_proba(self, X, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
         """The mean of the members' ``predict_proba(X)``: (m,) for one sigmoid unit."""
         total = None
         for net in self.members:
@@ -119,7 +125,7 @@ class Ensemble:
             total = P if total is None else total + P
         return (total / len(self.members)).astype(self.dtype, copy=False)
 
-    def predict(self, X, batch_size: int = 8192) -> np.ndarray:
+    def predict(self, X, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
         P = self.predict_proba(X, batch_size)
         if self.output_activation == "sigmoid":
             return (P >= 0.5).astype(np.int64)

@@ -55,6 +55,9 @@ def _as_samples(X: npt.ArrayLike, what: str) -> np.ndarray:
     return X
 
 
+_STATS_BLOCK = 1024  # columns per block when computing the standard deviation
+
+
 class ImagePreprocessor:
     """Flatten to (m, n_features), multiply by ``scale``, optionally standardise per feature.
 
@@ -119,9 +122,16 @@ class ImagePreprocessor:
             raise ValueError(f"fit needs at least one example; got shape {X.shape}")
         flat = X.reshape(X.shape[0], -1)  # (m, n), a view where possible
         if self.standardize:
-            # Statistics of the raw values in float64 (exact for any input), then scaled.
+            # Statistics of the raw values in float64 (exact for any input), then scaled;
+            # std in blocks of columns, so its float64 temporaries stay (m, 1024), never a
+            # float64 copy of the whole data set.
             mean = flat.mean(axis=0, dtype=np.float64)  # (n,)
-            std = flat.std(axis=0, dtype=np.float64) * abs(self.scale)  # (n,)
+            std = np.empty(flat.shape[1])  # (n,)
+            for j in range(0, flat.shape[1], _STATS_BLOCK):
+                std[j : j + _STATS_BLOCK] = flat[:, j : j + _STATS_BLOCK].std(
+                    axis=0, dtype=np.float64
+                )
+            std *= abs(self.scale)
             dtype = OUTPUT_DTYPES[self.dtype]
             self.mean_ = (mean * self.scale).astype(dtype)
             self.std_ = np.maximum(std, self.eps).astype(dtype)
