@@ -14,6 +14,15 @@ $(BIN)/nnscratch: pyproject.toml
 .PHONY: install train test
 install: $(BIN)/nnscratch
 
+# The data: $$NNSCRATCH_DATA if set; else ../shared/data beside the checkout where it exists
+# (this project's machines); else the downloader fetches it into the user's cache.
+SHARED_DATA := $(wildcard ../shared/data/train_catvnoncat.h5)
+ifeq ($(origin NNSCRATCH_DATA), undefined)
+ifneq ($(SHARED_DATA),)
+export NNSCRATCH_DATA := $(abspath ../shared/data)
+endif
+endif
+
 train: install
 	$(BIN)/nnscratch train
 
