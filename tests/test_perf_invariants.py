@@ -4,7 +4,9 @@
   full-size copy of X (a float64 copy would be twice X's size).
 - No unused gradients: the input layer's dA is never computed.
 - Inference works through large inputs a batch at a time, converting and checking one batch
-  at a time, so its extra memory stays at one batch whatever X's size and dtype.
+  at a time, so its extra memory stays at one batch whatever X's size and dtype; a model
+  file's preprocessor, too, transforms raw images a batch at a time. The finiteness check
+  needs no full-size mask.
 
 The timings themselves are in ``benchmarks/`` (``python benchmarks/bench.py``).
 """
@@ -17,10 +19,14 @@ import numpy as np
 import pytest
 
 from nnscratch import Network
+from nnscratch._validation import all_finite
 from nnscratch.activations import HIDDEN_ACTIVATIONS
+from nnscratch.batching import RAW_BATCH_SIZE
 from nnscratch.initializers import get_initializer
+from nnscratch.io import load, save
 from nnscratch.layers import Dense
 from nnscratch.network import PREDICT_BATCH_SIZE
+from nnscratch.preprocessing import ImagePreprocessor
 
 OUTPUTS = {"sigmoid": 1, "softmax": 3, "identity": 2}
 
@@ -189,3 +195,37 @@ def test_benchmark_runs_and_prints_one_markdown_table():
     assert "| workload | threads | nnscratch ms | PyTorch ms |" in out
     assert "1. cat [12288, 20, 7, 5, 1]" in out
     assert out.count("4. predict + evaluate") == 3
+
+
+def test_all_finite_finds_nan_and_inf_without_a_full_size_mask():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((512, 1024)).astype(np.float32)  # 2 MB
+    assert all_finite(X)
+    peak = _peak_bytes(lambda: all_finite(X))
+    assert peak < X.size / 4, f"all_finite allocated {peak / 1e6:.2f} MB for {X.nbytes / 1e6} MB"
+    for bad in (np.nan, np.inf, -np.inf):
+        Y = X.copy()
+        Y[400, 7] = bad  # beyond the first block of rows
+        assert not all_finite(Y)
+    huge = np.full((4, 3), np.finfo(np.float32).max, dtype=np.float32)
+    assert all_finite(huge)  # the sum overflows; every entry is finite all the same
+    assert all_finite(np.arange(6).reshape(2, 3))  # integers are always finite
+
+
+def test_loaded_model_transforms_and_predicts_raw_images_a_batch_at_a_time(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(3 * RAW_BATCH_SIZE + 5, 8, 8, 3), dtype=np.uint8)
+    labels = rng.integers(0, 2, len(images))
+    pre = ImagePreprocessor(dtype="float32").fit(images)
+    net = Network([192, 4, 1], seed=0)
+    save(net, tmp_path / "m.npz", preprocessor=pre)
+    model = load(tmp_path / "m.npz")
+    X = pre.transform(images)  # (m, 192) float32: 4x the bytes of the images
+    np.testing.assert_array_equal(model.predict(images), net.predict(X))
+    np.testing.assert_allclose(model.predict_proba(images), net.predict_proba(X), rtol=1e-6)
+    assert model.accuracy(images, labels) == net.accuracy(X, labels)
+    model.predict(images[:3])  # warm-up
+    peak = _peak_bytes(lambda: model.predict_proba(images))
+    assert peak < X.nbytes / 2, f"predict_proba allocated {peak / 1e6:.2f} MB; X is {X.nbytes}"
+    with pytest.raises(ValueError, match=r"X.shape=\(773, 8, 8, 2\)"):
+        model.predict(images[..., :2])  # the whole array's shape is reported, not a batch's

@@ -61,9 +61,28 @@ def check_X(X, input_shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     if X.shape[0] == 0:
         raise ValueError("X holds no samples (shape[0] == 0)")
     X = np.ascontiguousarray(X, dtype=dtype)
-    if not np.isfinite(X).all():
+    if not all_finite(X):
         raise ValueError("X contains NaN or infinity; all inputs must be finite")
     return X
+
+
+#: rows of X checked at a time by ``all_finite``: its boolean temporary stays near 1 MB
+FINITE_CHECK_BYTES = 1 << 20
+
+
+def all_finite(X: np.ndarray) -> bool:
+    """Whether every entry of X (m, ...) is finite, without an (m, ...) boolean temporary.
+
+    The sum is finite for almost every finite X (it is one pass, no copy); only when it is not
+    (a NaN or infinity, or an overflow of large finite values) are the rows checked in blocks.
+    """
+    if X.dtype.kind not in "fc":
+        return True  # integers and booleans are always finite
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(X.sum()):
+            return True
+    rows = max(1, FINITE_CHECK_BYTES // max(1, X[:1].size))
+    return all(np.isfinite(X[i : i + rows]).all() for i in range(0, X.shape[0], rows))
 
 
 def check_same_length(X: np.ndarray, y) -> None:

@@ -679,6 +679,7 @@ class RunDirectory:
                 self.write(None, histories)  # this member is done
         if isinstance(model, Ensemble):
             model.history_ = histories
+        self._state = {}  # the run is trained: no more checkpoints, and the model is the caller's
         seconds = spent + time.perf_counter() - start
         return TrainResult(model, preprocessor, histories, seconds)
 

@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
+from .batching import in_batches
 from .ensemble import Ensemble
-from .network import Network
+from .network import Network, label_accuracy
 from .preprocessing import ImagePreprocessor
 
 __all__ = ["DEFAULT_LAYERS", "TrainConfig", "TrainResult", "train_cats"]
@@ -264,10 +265,16 @@ class TrainResult:
         return max(len(h.costs) for h in self.histories)
 
     def predict_proba(self, images) -> np.ndarray:
-        return self.model.predict_proba(self.preprocessor.transform(images))
+        """The model's probabilities for raw images, ``RAW_BATCH_SIZE`` images at a time."""
+        return self._through("predict_proba", images)
 
     def accuracy(self, images, labels) -> float:
-        return self.model.accuracy(self.preprocessor.transform(images), labels)
+        pred = self._through("predict", images)
+        return label_accuracy(pred, labels, self.model.output_activation)
+
+    def _through(self, method: str, images) -> np.ndarray:
+        predict = getattr(self.model, method)
+        return in_batches(lambda batch: predict(self.preprocessor.transform(batch)), images)
 
 
 def train_cats(config: TrainConfig, x_train, y_train, *, callbacks: Sequence = ()) -> TrainResult:

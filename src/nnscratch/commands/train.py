@@ -374,21 +374,23 @@ def run(args: argparse.Namespace) -> int:
             metadata={"recipe": config.to_dict(), "metrics": metrics},
         )
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        # the plots need only the costs and the test images: free the rest for them first
+        costs = [h.costs for h in result.histories]
+        x_test, y_test, classes = data.x_test, data.y_test, data.classes
+        del result, data
         plots.plot_loss_curve(
-            [h.costs for h in result.histories],
+            costs,
             tmp / "loss_curve.png",
             title=f"Training cost: {config.describe()}",
         )
-        plots.plot_misclassified(
-            data.x_test, data.y_test, test_proba, data.classes, tmp / "misclassified.png"
-        )
+        plots.plot_misclassified(x_test, y_test, test_proba, classes, tmp / "misclassified.png")
     print(f"Wrote {model_path}, metrics.json, loss_curve.png, misclassified.png in {out}")
     if args.json:
         c.print_json(
             {
                 "train_accuracy": train_acc,
                 "test_accuracy": test_acc,
-                "iterations": result.iterations,
+                "iterations": metrics["iterations"],
                 "seconds": metrics["seconds"],
                 "model": str(model_path),
                 "out": str(out),
