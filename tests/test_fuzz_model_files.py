@@ -339,6 +339,16 @@ def test_forged_huge_ensemble_is_refused_unbuilt(target):
     assert isinstance(_load_safely(target, _with_header(change)), ModelFileError)
 
 
+def test_forged_huge_conv_network_is_refused_unbuilt(target):
+    def change(header):
+        config = {"architecture": "conv4096x9-conv4096x9-gap", "input_shape": [64, 64, 3]}
+        header["network"] = {"class": "ConvNetwork", "config": config}  # 1.4e9 weights
+
+    err = _load_safely(target, _with_header(change))
+    assert isinstance(err, ModelFileError)
+    assert "needs" in str(err)
+
+
 def test_deeply_nested_description(target):
     arrays = _arrays(VALID)
     arrays[HEADER_KEY] = np.frombuffer(b"[" * 100_000 + b"]" * 100_000, dtype=np.uint8)

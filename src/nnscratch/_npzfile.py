@@ -192,7 +192,8 @@ def _read_entry(f, info: zipfile.ZipInfo) -> np.ndarray:
 
 def _dense_weight_count(class_name: object, config: object) -> int | None:
     """How many weights the described network would allocate, where the description says
-    (dense ``layer_dims``, ensembles of such); None when it cannot tell."""
+    (dense ``layer_dims``, a ConvNetwork's architecture, ensembles of such); None when it
+    cannot tell."""
     if not isinstance(config, dict):
         return None
     if class_name == "Ensemble":
@@ -205,6 +206,10 @@ def _dense_weight_count(class_name: object, config: object) -> int | None:
         ]
         known = [c for c in counts if c is not None]
         return sum(known) if known else None
+    if class_name == "ConvNetwork":
+        from .cnn import count_weights  # worked out from the architecture string
+
+        return count_weights(config)
     dims = config.get("layer_dims")
     if not isinstance(dims, list) or not all(
         isinstance(n, int) and not isinstance(n, bool) for n in dims
