@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -228,7 +229,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         type=c.positive_int,
         metavar="N",
         help="write a checkpoint into the output directory every N updates of each network "
-        "(atomically; Ctrl-C always writes one), so that --resume can continue the run",
+        "(atomically; Ctrl-C or SIGTERM always writes one), so that --resume can continue the run",
     )
     parser.add_argument(
         "--resume",
@@ -314,7 +315,7 @@ def run(args: argparse.Namespace) -> int:
         every=every,
     )
     try:
-        with deferred_interrupt() as interrupt:  # Ctrl-C: a last checkpoint, then stop
+        with deferred_interrupt() as interrupt:  # Ctrl-C, SIGTERM: a last checkpoint, then stop
             result = run_dir.train(
                 config,
                 data.x_train,
@@ -330,7 +331,7 @@ def run(args: argparse.Namespace) -> int:
             raise
         print(f"nnscratch train: interrupted; resume with: nnscratch train --resume {out}",
               file=sys.stderr)  # fmt: skip
-        return 130
+        return 128 + (interrupt.signal or signal.SIGINT)  # 130 for Ctrl-C, 143 for SIGTERM
     except BaseException:
         run_dir.discard_if_empty()
         raise
