@@ -61,13 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except UsageError as err:
         parser.exit(2, f"nnscratch {args.command}: error: {err}\n")
-    except ValueError as err:
-        # DataError / ModelFileError subclass ValueError; a bare ValueError from the library is
-        # a bad argument value that got past the parser: a usage error.
-        code = 1 if isinstance(err, (DataError, ModelFileError)) else 2
-        print(f"nnscratch {args.command}: error: {err}", file=sys.stderr)
-        return code
-    except (TrainingDivergedError, OSError) as err:
+    except (DataError, ModelFileError, TrainingDivergedError, OSError) as err:
         print(f"nnscratch {args.command}: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
