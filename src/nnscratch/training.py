@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from ._validation import check_positive, check_same_length, check_X
+from ._validation import all_finite, check_positive, check_same_length, check_X
 from .augment import flip_horizontal, image_view
 from .callbacks import Callback, EarlyStopping, PrintCost
 from .errors import TrainingDivergedError
@@ -469,6 +469,7 @@ class _Run:
                 for k, a in state.items():
                     np.copyto(last_good[k], a)
                 self.opt.step(params, grads, learning_rate=self.schedule(st.step - 1))
+                del grads  # spent: freed before the next backward pass allocates its own
                 st.offset = start + n
                 if any([cb.on_iteration_end(net, st.step, cost, history) for cb in self.callbacks]):
                     stop = True
@@ -479,7 +480,7 @@ class _Run:
             if any([cb.on_epoch_end(net, st.epoch, history) for cb in self.callbacks]) or stop:
                 break
         # a non-finite last update shows in no cost: check the parameters themselves
-        if not all(np.isfinite(p).all() for p in params.values()):
+        if not all(all_finite(p) for p in params.values()):
             _restore(state, last_good)
             raise TrainingDivergedError(st.step + 1, float("nan"), self.opt.learning_rate)
 
