@@ -95,6 +95,20 @@ def test_samples_grid(tmp_path):
     assert all(title.endswith(("cat", "non-cat")) for title in titles)
 
 
+def test_image_grids_show_in_notebooks():
+    """IPython renders no figure without Axes; the grids must still show in Jupyter."""
+    pylabtools = pytest.importorskip("IPython.core.pylabtools")
+    y = np.array([0, 1] * 5)
+    for fig in (
+        plots.plot_samples(_images(), y, ("non-cat", "cat"), n=4),
+        plots.plot_misclassified(_images(), y, np.where(y == 1, 0.1, 0.9)),
+    ):
+        png = pylabtools.print_figure(fig, "png", bbox_inches="tight")
+        assert png and png.startswith(b"\x89PNG")
+        width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+        assert width >= 2 * 100 and height >= 100  # the whole grid, not a cropped corner
+
+
 def _grid_titles(fig) -> list[str]:
     """The titles of an image grid's pictures (the figure's texts, its suptitle left out)."""
     return [text.get_text() for text in fig.texts if text.get_text() != fig.get_suptitle()]

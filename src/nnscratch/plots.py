@@ -110,7 +110,7 @@ def _image_grid(images, titles: Sequence[str], *, ncols: int, suptitle: str, col
     """Images (n, H, W[, C]) in a grid, each under its (multi-line) title.
 
     Each picture is drawn pixel for pixel by ``Figure.figimage``, enlarged by whole-pixel
-    repeats: no Axes and no resampling. A grid of 24 cat images then costs about 6 MB of
+    repeats: no resampling and no visible Axes. A grid of 24 cat images then costs about 6 MB of
     memory to draw, where 24 Axes with ``imshow`` cost about 15 MB.
     """
     n = len(images)
@@ -125,6 +125,9 @@ def _image_grid(images, titles: Sequence[str], *, ncols: int, suptitle: str, col
     top = 4 * _LINE_PX  # room for the suptitle
     fig_w, fig_h = ncols * cell_w, top + nrows * cell_h
     fig = _figure(fig_w / _GRID_DPI, fig_h / _GRID_DPI, layout=None, dpi=_GRID_DPI)
+    # One empty, hidden Axes over the whole figure: IPython and Jupyter show no figure that
+    # has no Axes (``print_figure`` returns nothing), so without it a notebook shows no grid.
+    fig.add_axes((0, 0, 1, 1)).set_axis_off()
     for k in range(n):
         row, col = divmod(k, ncols)
         picture = images[k].repeat(zoom, axis=0).repeat(zoom, axis=1)
