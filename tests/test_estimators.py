@@ -283,6 +283,49 @@ def test_float32_dtype(blobs3):
     assert clf.predict_proba(X).dtype == np.float32
 
 
+def test_dtype_none_keeps_float32_input_and_makes_any_other_float64(blobs3):
+    X, y = blobs3
+    f32 = small(max_iter=5).fit(X.astype(np.float32), y)
+    assert f32.dtype is None and f32.network_.dtype == np.float32
+    assert all(p.dtype == np.float32 for p in f32.network_.parameters.values())
+    assert f32.predict_proba(X).dtype == np.float32  # float64 input to a float32 model
+    for other in (X, np.round(10 * X).astype(np.int64)):
+        assert small(max_iter=5).fit(other, y).network_.dtype == np.float64
+    assert small(max_iter=5, dtype="float64").fit(X.astype(np.float32), y).network_.dtype == (
+        np.float64
+    )
+    f32.partial_fit(X, y)  # training goes on in the network's dtype, whatever the input's
+    assert f32.network_.dtype == np.float32 and f32.n_iter_ == 6
+
+
+def test_float32_and_float64_fits_agree(blobs3):
+    X, y = blobs3
+    a = small(max_iter=20).fit(X.astype(np.float32), y)
+    b = small(max_iter=20).fit(X, y)
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-3)
+
+
+def test_default_init_is_scikit_learns_glorot_uniform_with_drawn_biases(blobs3):
+    from nnscratch.initializers import glorot_uniform
+
+    X, y = blobs3
+    # a learning rate so small that the fitted parameters are the initial ones
+    params = small(hidden_layer_sizes=(300,), learning_rate=1e-12, max_iter=1).fit(X, y)
+    params = params.network_.parameters
+    for l, (fan_in, fan_out) in enumerate([(2, 300), (300, 3)], start=1):  # noqa: E741
+        bound = np.sqrt(6 / (fan_in + fan_out))
+        for p in (params[f"W{l}"], params[f"b{l}"]):
+            assert 0 < np.abs(p).max() <= bound
+            assert p.size < 300 or np.abs(p).max() > 0.95 * bound  # many draws span U(-b, b)
+    W = params["W1"]  # 600 draws of U(-b, b): variance b^2 / 3 = 2 / (fan_in + fan_out)
+    assert abs(W.var() / (2 / 302) - 1) < 0.2
+    xavier = small(init="xavier", learning_rate=1e-12, max_iter=1).fit(X, y).network_
+    assert np.abs(xavier.parameters["b1"]).max() < 1e-9  # other initialisers: zero biases
+    W = glorot_uniform(np.random.default_rng(0), (400, 600), 600, 400, np.float32)
+    assert W.dtype == np.float32 and np.abs(W).max() <= np.sqrt(6 / 1000)
+    assert abs(W.var() / (2 / 1000) - 1) < 0.02
+
+
 def test_no_hidden_layer_is_logistic_regression(blobs2):
     X, y = blobs2
     with warnings.catch_warnings():

@@ -1,4 +1,5 @@
-"""Weight initialisers: the article's scaled normal, He, Xavier/Glorot and 1/sqrt(n_prev).
+"""Weight initialisers: the article's scaled normal, He, Xavier/Glorot (normal and uniform) and
+1/sqrt(n_prev).
 
 Each initialiser is a function ``(rng, shape, fan_in, fan_out, dtype) -> W`` that draws from a
 ``numpy.random.Generator`` (never the global random state) and returns weights of the
@@ -34,6 +35,14 @@ def xavier(rng, shape, fan_in, fan_out, dtype) -> np.ndarray:
     return (rng.standard_normal(shape) * std).astype(dtype, copy=False)
 
 
+def glorot_uniform(rng, shape, fan_in, fan_out, dtype) -> np.ndarray:
+    """Glorot & Bengio (2010), uniform form: U(-b, b) with b = sqrt(6 / (fan_in + fan_out)),
+    the same variance as ``xavier``, 2 / (fan_in + fan_out), without its tails. scikit-learn's
+    MLP draws its weights this way."""
+    bound = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-bound, bound, shape).astype(dtype, copy=False)
+
+
 def sqrt_n_prev(rng, shape, fan_in, fan_out, dtype) -> np.ndarray:
     """N(0, 1 / fan_in): ``randn(n_l, n_{l-1}) / sqrt(n_{l-1})``, the reference 4-layer
     network's initialisation (also known as LeCun normal)."""
@@ -47,6 +56,8 @@ INITIALIZERS: dict[str, Initializer] = {
     "he": he,
     "xavier": xavier,
     "glorot": xavier,
+    "glorot_uniform": glorot_uniform,
+    "xavier_uniform": glorot_uniform,
     "sqrt_n_prev": sqrt_n_prev,
     "lecun": sqrt_n_prev,
 }

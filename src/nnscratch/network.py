@@ -48,8 +48,8 @@ class Network:
             ``Activation`` instance (e.g. ``LeakyReLU(slope=0.2)``).
         output_activation: "sigmoid" (binary cross-entropy), "softmax" (categorical
             cross-entropy) or "identity" (squared error).
-        init: "he", "xavier"/"glorot", "sqrt_n_prev"/"lecun", or "normal"/"random" (the
-            article's scaled normal, scaled by ``init_scale``).
+        init: "he", "xavier"/"glorot", "glorot_uniform"/"xavier_uniform", "sqrt_n_prev"/"lecun",
+            or "normal"/"random" (the article's scaled normal, scaled by ``init_scale``).
         seed: seed of the numpy Generator that draws the initial weights; the training
             generator (``training_rng``: dropout masks, and shuffles and flips when ``fit`` gets
             no seed) is derived from it too.

@@ -250,13 +250,13 @@ class Adam(Optimizer):
         buf *= dt(1 - b2)
         v *= dt(b2)
         v += buf  # v = beta2 v + (1 - beta2) g^2
-        # p -= step * m / (sqrt(v) / sqrt(bc2) + eps),  step = lr / bc1 (PyTorch's arithmetic)
-        bc1, bc2 = 1 - b1**self.t, 1 - b2**self.t
+        # p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)   (PyTorch's step), computed as
+        # p -= lr sqrt(bc2) / bc1 * m / (sqrt(v) + eps sqrt(bc2)): the same, one pass fewer
+        bc1, root_bc2 = 1 - b1**self.t, math.sqrt(1 - b2**self.t)
         np.sqrt(v, out=buf)
-        buf /= dt(math.sqrt(bc2))
-        buf += dt(self.epsilon)
+        buf += dt(self.epsilon * root_bc2)
         np.divide(m, buf, out=buf)
-        buf *= dt(lr / bc1)
+        buf *= dt(lr * root_bc2 / bc1)
         p -= buf
 
 
