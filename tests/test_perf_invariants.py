@@ -229,3 +229,25 @@ def test_loaded_model_transforms_and_predicts_raw_images_a_batch_at_a_time(tmp_p
     assert peak < X.nbytes / 2, f"predict_proba allocated {peak / 1e6:.2f} MB; X is {X.nbytes}"
     with pytest.raises(ValueError, match=r"X.shape=\(773, 8, 8, 2\)"):
         model.predict(images[..., :2])  # the whole array's shape is reported, not a batch's
+
+
+def test_sklearn_benchmark_runs_and_prints_its_table():
+    """benchmarks/bench_sklearn.py on the two smallest data sets, one seed: a smoke test."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("sklearn")
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_sklearn.py"
+    cmd = [sys.executable, str(bench), "--only", "iris,wine", "--seeds", "1", "--threads", "1"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True).stdout
+    header = [line for line in out.splitlines() if line.startswith("| data set |")]
+    assert len(header) == 1 and "accuracy nn - sk" in header[0]
+    rows = [line for line in out.splitlines() if line.startswith(("| iris |", "| wine |"))]
+    assert len(rows) == 2
+    for row in rows:
+        accuracy = row.split("|")[4]  # "sklearn +- sd / nnscratch +- sd"
+        sk, nn = (float(part.split("+-")[0]) for part in accuracy.split("/"))
+        assert 0.8 <= sk <= 1 and 0.8 <= nn <= 1
+    bad = subprocess.run([*cmd[:2], "--only", "mnist"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown data sets ['mnist']" in bad.stderr
