@@ -58,12 +58,22 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='add a third side: nnscratch with dtype="float32"',
     )
     parser.add_argument(
+        "--sklearn-batch-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="batch_size for scikit-learn's MLP instead of its default 'auto' (min(200, n)): "
+        "105 gives it the cat data in two equal batches, as nnscratch cuts it",
+    )
+    parser.add_argument(
         "--data",
         default=None,
         help="directory of the cat data files (default: ../shared/data, "
         "$NNSCRATCH_DATA, or the cache)",
     )
     args = parser.parse_args(argv)
+    if args.sklearn_batch_size is not None and args.sklearn_batch_size < 1:
+        parser.error(f"--sklearn-batch-size must be at least 1, got {args.sklearn_batch_size}")
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = sorted(set(names) - set(DATASETS))
     if unknown:
@@ -145,7 +155,9 @@ def main(argv=None) -> int:
     from nnscratch import MLPClassifier as NnMLP
 
     sides = {
-        "sklearn": lambda seed: lambda: SkMLP(random_state=seed),
+        "sklearn": lambda seed: (
+            lambda: SkMLP(random_state=seed, batch_size=args.sklearn_batch_size or "auto")
+        ),
         "nnscratch": lambda seed: lambda: NnMLP(random_state=seed),
     }
     if args.float32:
@@ -154,7 +166,13 @@ def main(argv=None) -> int:
         f"scikit-learn {sklearn.__version__} vs nnscratch {nnscratch.__version__}, numpy "
         f"{np.__version__}, Python {platform.python_version()}, {platform.machine()}, "
         f"{os.cpu_count()} cores, BLAS threads {args.threads or 'default'}; "
-        f"{args.seeds} seeds; default hyperparameters on every side\n",
+        f"{args.seeds} seeds; default hyperparameters on every side"
+        + (
+            f" but scikit-learn's batch_size={args.sklearn_batch_size}"
+            if args.sklearn_batch_size
+            else ""
+        )
+        + "\n",
         flush=True,
     )
     names = " / ".join(sides)
