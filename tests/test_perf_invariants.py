@@ -251,3 +251,5 @@ def test_sklearn_benchmark_runs_and_prints_its_table():
         assert 0.8 <= sk <= 1 and 0.8 <= nn <= 1
     bad = subprocess.run([*cmd[:2], "--only", "mnist"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown data sets ['mnist']" in bad.stderr
+    bad = subprocess.run([*cmd[:2], "--sklearn-batch-size", "0"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--sklearn-batch-size must be at least 1, got 0" in bad.stderr
