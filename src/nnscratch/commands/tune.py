@@ -326,7 +326,7 @@ def _load(args):
     from ..preprocessing import ImagePreprocessor
 
     if args.data_file:
-        from ..tune import load_xy
+        from ..tabular import load_xy
 
         X, y = load_xy(args.data_file)
         pre = ImagePreprocessor(scale=1.0, standardize=True, dtype="float64")
@@ -339,7 +339,7 @@ def _load(args):
 
 
 def _print_table(result, top: int, score_name: str) -> None:
-    from ..tune import format_value
+    from ..search_space import format_value
 
     names = result.param_names
     header = ["rank", f"mean {score_name}", "std", *names, "fit s"]
