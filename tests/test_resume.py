@@ -25,15 +25,10 @@ import pytest
 
 from nnscratch import Network, load
 from nnscratch.callbacks import Callback
-from nnscratch.checkpoint import (
-    CHECKPOINT_NAME,
-    InterruptFlag,
-    RunDirectory,
-    TrainingInterrupted,
-    load_checkpoint,
-    save_checkpoint,
-)
+from nnscratch.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from nnscratch.interrupts import InterruptFlag
 from nnscratch.recipe import TrainConfig, train_cats
+from nnscratch.runs import RunDirectory, TrainingInterrupted
 
 pytest.importorskip("matplotlib")
 pytest.importorskip("h5py")

@@ -295,7 +295,7 @@ def training_inputs(config: TrainConfig, x_train, y_train, preprocessor=None):
 
     The preprocessor is fitted on ``x_train`` as given unless one is passed (a resumed run
     brings its own); ``config.balance`` then adds mirrored images (m' >= m). Shared with
-    ``nnscratch.checkpoint``, so that a checkpointed run trains on exactly the same inputs.
+    ``nnscratch.runs``, so that a checkpointed run trains on exactly the same inputs.
     """
     if preprocessor is None:
         preprocessor = ImagePreprocessor(standardize=config.standardize)

@@ -243,8 +243,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def _open_resumed_run(args: argparse.Namespace):
     """The run directory of ``--resume``; UsageError for options it cannot take."""
-    from ..checkpoint import RunDirectory
     from ..cli import UsageError
+    from ..runs import RunDirectory
 
     given = [f"--{k.replace('_', '-')}" for k in _DESTS if getattr(args, k, None) is not None]
     if args.out is not None:
@@ -294,9 +294,10 @@ def _progress_total(config, m_train: int) -> int | None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import io, plots
-    from ..checkpoint import RunDirectory, deferred_interrupt
     from ..datasets import load_cats
+    from ..interrupts import deferred_interrupt
     from ..progress import ProgressBar
+    from ..runs import RunDirectory
 
     if args.resume is not None:
         run_dir = _open_resumed_run(args)
