@@ -48,7 +48,7 @@ __all__ = ["CheckpointCallback", "RunDirectory", "TrainingInterrupted"]
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped training after the final checkpoint was written.
+    """Ctrl-C or SIGTERM stopped training after the final checkpoint was written.
 
     Attributes: ``run_dir`` (the run directory), ``iteration`` (updates of the training
     member when it stopped), ``member`` (its index).
