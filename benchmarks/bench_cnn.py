@@ -6,9 +6,9 @@
 
 Both sides run in this one process, on the same 209 cat images (float32, channels-last for
 nnscratch and channels-first for PyTorch, each library's native layout), the same architecture
-(``nnscratch.cnn.CAT_RECIPE``, translated layer by layer into ``torch.nn`` with the same initial
-weights; for an ensemble recipe, one of its networks), the same mini-batches, optimizer (Adam)
-and random horizontal flips and shifts. Repetitions are
+(``nnscratch.models.conv.CAT_RECIPE``, translated layer by layer into ``torch.nn`` with the
+same initial weights; for an ensemble recipe, one of its networks), the same mini-batches,
+optimizer (Adam) and random horizontal flips and shifts. Repetitions are
 interleaved and the median kept, so that load from other processes hits both alike. Prints one
 Markdown row in the format of ``benchmarks/bench.py``; ``run()`` returns the numbers for it.
 """
@@ -39,7 +39,7 @@ def load_images():
 
     directory = data_dir()
     if directory is not None:
-        from nnscratch.datasets import load_cats
+        from nnscratch.data.cats import load_cats
 
         data = load_cats(directory, download=False, progress=False)
         return data.x_train.astype(np.float32) / np.float32(255), data.y_train, "cat data"
@@ -49,7 +49,7 @@ def load_images():
 
 
 def nnscratch_side(X, y, recipe: dict):
-    from nnscratch.cnn import ConvNetwork
+    from nnscratch.models.conv import ConvNetwork
 
     net = ConvNetwork(
         recipe["architecture"], input_shape=X.shape[1:], seed=0, **recipe.get("network", {})
@@ -74,7 +74,7 @@ def torch_model(net, init: dict[str, np.ndarray]):
     import torch
     from torch import nn
 
-    from nnscratch.layers import (
+    from nnscratch.nn.layers import (
         ActivationLayer,
         AveragePool2D,
         Conv2D,
@@ -211,7 +211,7 @@ def run(X, y, *, repeats: int = 5, with_torch: bool = True) -> dict:
     a description for the table} (``perf_report.Report.add_timing(ms.pop("workload"), ms)``
     takes it; the goal here is <= 2x PyTorch). The process CPU times are less disturbed by other
     processes than the wall-clock times on a loaded machine."""
-    from nnscratch.cnn import CAT_RECIPE
+    from nnscratch.models.conv import CAT_RECIPE
 
     net, init, nn_run = nnscratch_side(X, y, CAT_RECIPE)
     sides = {"nnscratch": nn_run}

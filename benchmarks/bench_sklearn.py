@@ -90,7 +90,7 @@ def load(name: str, seed: int, data_dir):
     from sklearn.preprocessing import StandardScaler
 
     if name in ("cats", "cats_std"):
-        from nnscratch.datasets import load_cats
+        from nnscratch.data.cats import load_cats
 
         data = load_cats(data_dir, progress=False)
         flat = lambda x: x.reshape(x.shape[0], -1).astype(np.float32) / np.float32(255)  # noqa: E731

@@ -25,7 +25,7 @@ import numpy as np
 from perf_common import Stopwatch, interleaved, median_ms
 
 from nnscratch import Network
-from nnscratch.callbacks import Callback
+from nnscratch.train.callbacks import Callback
 
 LAYER_DIMS = [784, 256, 128, 10]
 TINY_DIMS = [784, 2, 10]
@@ -87,7 +87,7 @@ def nnscratch_side(X, y, dims, seed=0):
 
 def nnscratch_checks(X, y):
     """Time of the argument checks fit runs before its first batch (one pass over X)."""
-    from nnscratch._validation import check_X
+    from nnscratch.base.validation import check_X
 
     def run() -> float:
         start = time.perf_counter()

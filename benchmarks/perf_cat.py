@@ -20,7 +20,7 @@ import numpy as np
 from perf_common import Stopwatch, interleaved, median_ms
 
 from nnscratch import Network
-from nnscratch.callbacks import Callback
+from nnscratch.train.callbacks import Callback
 
 LAYER_DIMS = [12288, 20, 7, 5, 1]
 LEARNING_RATE = 0.0075

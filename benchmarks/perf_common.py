@@ -221,7 +221,7 @@ def load_cat_arrays():
     directory = data_dir()
     if directory is not None:
         try:
-            from nnscratch.datasets import load_cats
+            from nnscratch.data.cats import load_cats
         except ImportError:  # pragma: no cover - the datasets module needs h5py
             pass
         else:

@@ -72,7 +72,7 @@ def _run_child(args: list[str], report: str, env: dict) -> tuple[dict, int]:
 def child_cli(argv: list[str], report: str) -> int:
     """``nnscratch train ...``: what the console script runs."""
     _report_at_exit(report)
-    from nnscratch.cli import main
+    from nnscratch.app.cli import main
 
     return main(argv)
 
@@ -81,8 +81,8 @@ def child_script(data_dir: str, iterations: int, report: str) -> int:
     """What ``nnscratch train`` does, with the library's public API."""
     _report_at_exit(report)
     from nnscratch import Network
-    from nnscratch.datasets import load_cats
-    from nnscratch.preprocessing import ImagePreprocessor
+    from nnscratch.data.cats import load_cats
+    from nnscratch.data.preprocessing import ImagePreprocessor
 
     data = load_cats(data_dir, download=False, progress=False)
     pre = ImagePreprocessor(dtype="float32")

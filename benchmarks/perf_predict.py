@@ -19,7 +19,7 @@ import numpy as np
 from perf_common import interleaved, median_ms
 
 from nnscratch import Network
-from nnscratch.network import PREDICT_BATCH_SIZE
+from nnscratch.models.network import PREDICT_BATCH_SIZE
 
 LAYER_DIMS = [12288, 20, 7, 5, 1]
 

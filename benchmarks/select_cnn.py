@@ -82,7 +82,7 @@ TIE = 0.5 / 70  # half an image of a held-out fold of ~70
 def load(split: str):
     from perf_common import data_dir
 
-    from nnscratch.datasets import load_cats
+    from nnscratch.data.cats import load_cats
 
     directory = data_dir()
     if directory is None:
@@ -101,8 +101,8 @@ def load(split: str):
 def train(recipe: dict, X, y, seed: int):
     """A ConvNetwork of ``recipe`` (or, with "ensemble": k, an Ensemble of k of them) trained
     on (X, y) with network and fit seed ``seed``."""
-    from nnscratch.cnn import ConvNetwork
-    from nnscratch.ensemble import Ensemble
+    from nnscratch.models.conv import ConvNetwork
+    from nnscratch.models.ensemble import Ensemble
 
     kwargs = {"input_shape": X.shape[1:], **recipe.get("network", {})}
     k = recipe.get("ensemble", 1)

@@ -36,10 +36,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnscratch.callbacks import Callback
-from nnscratch.datasets import load_cats
-from nnscratch.preprocessing import ImagePreprocessor
-from nnscratch.recipe import TrainConfig, balance_with_mirrors
+from nnscratch.app.recipe import TrainConfig, balance_with_mirrors
+from nnscratch.data.cats import load_cats
+from nnscratch.data.preprocessing import ImagePreprocessor
+from nnscratch.train.callbacks import Callback
 
 #: The reference network of the course, trained as it is (for comparison).
 REFERENCE = TrainConfig(

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from nnscratch import Network
-from nnscratch.datasets import load_cats
+from nnscratch.data.cats import load_cats
 
 LAYERS = [12288, 20, 7, 5, 1]
 ADAM = {"optimizer": "adam", "learning_rate": 0.001, "batch_size": 32, "epochs": 100}

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from nnscratch.activations import (
+from nnscratch.nn.activations import (
     ACTIVATIONS,
     HIDDEN_ACTIVATIONS,
     LeakyReLU,

@@ -1,6 +1,6 @@
 """The command line: nnscratch train / evaluate / predict / plot / experiments.
 
-Most tests call ``nnscratch.cli.main`` in-process with tiny iteration counts; a few run
+Most tests call ``nnscratch.app.cli.main`` in-process with tiny iteration counts; a few run
 ``python -m nnscratch`` to check real exit codes and that no traceback reaches the user.
 """
 
@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from nnscratch import load
-from nnscratch.cli import main
-from nnscratch.commands.evaluate import binary_metrics
-from nnscratch.progress import ProgressBar
-from nnscratch.recipe import TrainConfig
+from nnscratch.app.cli import main
+from nnscratch.app.commands.evaluate import binary_metrics
+from nnscratch.app.progress import ProgressBar
+from nnscratch.app.recipe import TrainConfig
 
 pytest.importorskip("matplotlib")
 pytest.importorskip("PIL")
@@ -79,7 +79,7 @@ def test_train_default_out_is_a_timestamped_run_dir(cat_data_dir, tmp_path, monk
 
 
 def test_no_options_is_the_recipe():
-    from nnscratch.commands.train import config_from_args
+    from nnscratch.app.commands.train import config_from_args
 
     parser = _train_parser()
     assert config_from_args(parser.parse_args([])) == TrainConfig()
@@ -92,7 +92,7 @@ def test_no_options_is_the_recipe():
 def _train_parser():
     import argparse
 
-    from nnscratch.commands import train
+    from nnscratch.app.commands import train
 
     sub = argparse.ArgumentParser().add_subparsers()
     return train.add_parser(sub)
@@ -203,7 +203,7 @@ def test_missing_data_exits_1(tmp_path, capsys):
 def test_failure_after_training_leaves_no_half_written_out(
     cat_data_dir, tmp_path, monkeypatch, capsys
 ):
-    from nnscratch import plots
+    from nnscratch.app import plots
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
@@ -272,7 +272,7 @@ def test_binary_metrics():
 def test_predict_reads_png_and_jpeg_of_any_size(trained, cat_data_dir, tmp_path, capsys):
     from PIL import Image
 
-    from nnscratch.datasets import load_cats
+    from nnscratch.data.cats import load_cats
 
     data = load_cats(cat_data_dir)
     png, jpg = tmp_path / "cat.png", tmp_path / "big.jpg"
@@ -408,7 +408,7 @@ def test_train_in_a_real_process(cat_data_dir, tmp_path):
 
 
 def test_balance_with_mirrors_equalises_classes_with_mirror_images():
-    from nnscratch.recipe import balance_with_mirrors
+    from nnscratch.app.recipe import balance_with_mirrors
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(10, 4, 5, 3), dtype=np.uint8)
@@ -425,7 +425,7 @@ def test_balance_with_mirrors_equalises_classes_with_mirror_images():
 
 
 def test_experiment_baselines_are_the_published_runs():
-    from nnscratch.commands.experiments import experiment_configs
+    from nnscratch.app.commands.experiments import experiment_configs
 
     runs = experiment_configs()
     for name in ("article-tanh", "article-relu", "reference"):

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from nnscratch import ConvNetwork, gradient_check
-from nnscratch.cnn import DEFAULT_ARCHITECTURE, parse_architecture
-from nnscratch.initializers import he
-from nnscratch.layers import AveragePool2D, Conv2D, Flatten, GlobalAveragePool, MaxPool2D
-from nnscratch.network import NETWORK_CLASSES, network_from_config
+from nnscratch.models.conv import DEFAULT_ARCHITECTURE, parse_architecture
+from nnscratch.models.network import NETWORK_CLASSES, network_from_config
+from nnscratch.nn.initializers import he
+from nnscratch.nn.layers import AveragePool2D, Conv2D, Flatten, GlobalAveragePool, MaxPool2D
 
 F64 = np.dtype("float64")
 
@@ -439,7 +439,7 @@ def test_flat_input_matches_image_input():
 
 
 def test_random_shift_gradient_and_inference_identity():
-    from nnscratch.layers import RandomShift
+    from nnscratch.nn.layers import RandomShift
 
     for shift in (1, 2, 3):
         layer = RandomShift(shift)
@@ -499,12 +499,12 @@ def test_flat_input_fit_with_flips_needs_no_image_shape():
 # ---- the cat recipe on the real data (slow: minutes) ------------------------------------------
 @pytest.mark.slow
 def test_cat_recipe_reaches_the_goal(cat_data_dir):
-    """The cross-validated recipe (nnscratch.cnn.CAT_RECIPE) trained on the 209 training images
-    with seed 0, as benchmarks/select_cnn.py --test trains it, classifies the 50 test images
-    about as well as it did there (the issue's goal: 88% mean over seeds 0, 1, 2)."""
-    from nnscratch.cnn import CAT_RECIPE
-    from nnscratch.datasets import load_cats
-    from nnscratch.ensemble import Ensemble
+    """The cross-validated recipe (nnscratch.models.conv.CAT_RECIPE) trained on the 209 training
+    images with seed 0, as benchmarks/select_cnn.py --test trains it, classifies the 50 test
+    images about as well as it did there (the issue's goal: 88% mean over seeds 0, 1, 2)."""
+    from nnscratch.data.cats import load_cats
+    from nnscratch.models.conv import CAT_RECIPE
+    from nnscratch.models.ensemble import Ensemble
 
     data = load_cats(cat_data_dir, download=False, progress=False)
     X = data.x_train.astype(np.float32) / 255
@@ -525,8 +525,8 @@ def test_cat_recipe_reaches_the_goal(cat_data_dir):
 
 # ---- reachable from the command line, the recipe and the estimator ---------------------------
 def test_train_config_cnn_follows_the_cat_recipe():
-    from nnscratch.cnn import CAT_RECIPE
-    from nnscratch.recipe import TrainConfig
+    from nnscratch.app.recipe import TrainConfig
+    from nnscratch.models.conv import CAT_RECIPE
 
     config = TrainConfig.cnn()
     assert config.model == "cnn" and config.architecture == CAT_RECIPE["architecture"]
@@ -543,7 +543,7 @@ def test_cli_trains_and_saves_a_cnn(cat_data_dir, tmp_path, capsys):
     import json
 
     from nnscratch import load
-    from nnscratch.cli import main
+    from nnscratch.app.cli import main
 
     out = tmp_path / "run"
     code = main(
@@ -596,7 +596,7 @@ def test_estimator_with_an_architecture():
     ],
 )
 def test_count_weights_without_building(architecture):
-    from nnscratch.cnn import count_weights
+    from nnscratch.models.conv import count_weights
 
     for shape in ((9, 8, 2), (64, 64, 3)):
         try:
@@ -608,7 +608,7 @@ def test_count_weights_without_building(architecture):
 
 
 def test_count_weights_of_bad_descriptions_is_none():
-    from nnscratch.cnn import count_weights
+    from nnscratch.models.conv import count_weights
 
     assert count_weights({"architecture": "conv8x3-nope"}) is None
     assert count_weights({"architecture": "gap-conv8x3"}) is None  # conv after gap

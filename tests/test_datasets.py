@@ -1,4 +1,4 @@
-"""Tests of nnscratch.datasets: reading, validating, locating and downloading the cat data.
+"""Tests of nnscratch.data.cats: reading, validating, locating and downloading the cat data.
 
 Downloads go to a local HTTP server on 127.0.0.1 only; nothing leaves the machine.
 """
@@ -19,8 +19,9 @@ import numpy as np
 import platformdirs
 import pytest
 
-from nnscratch import datasets
-from nnscratch.datasets import (
+from nnscratch.base.errors import DataError as ErrorsDataError
+from nnscratch.data import cats as datasets
+from nnscratch.data.cats import (
     REMOTE_FILES,
     CatData,
     DataError,
@@ -28,7 +29,6 @@ from nnscratch.datasets import (
     load_cats,
     read_cat_file,
 )
-from nnscratch.errors import DataError as ErrorsDataError
 
 TRAIN = REMOTE_FILES["train"].name
 TEST = REMOTE_FILES["test"].name

@@ -306,7 +306,7 @@ def test_float32_and_float64_fits_agree(blobs3):
 
 
 def test_default_init_is_scikit_learns_glorot_uniform_with_drawn_biases(blobs3):
-    from nnscratch.initializers import glorot_uniform
+    from nnscratch.nn.initializers import glorot_uniform
 
     X, y = blobs3
     # a learning rate so small that the fitted parameters are the initial ones
@@ -428,16 +428,16 @@ def test_verbose_prints_each_epoch_loss(blobs2, capsys):
 
 def test_lazy_export_is_the_estimators_module_class():
     import nnscratch
-    import nnscratch.estimators
+    import nnscratch.sklearn.estimators
 
-    assert nnscratch.MLPClassifier is nnscratch.estimators.MLPClassifier
+    assert nnscratch.MLPClassifier is nnscratch.sklearn.estimators.MLPClassifier
     with pytest.raises(AttributeError, match="no attribute 'MLPClassifer'"):
         nnscratch.MLPClassifer  # noqa: B018
 
 
 def test_preprocessor_step_fits_a_copy_per_fit():
-    from nnscratch.estimators import PreprocessorStep
-    from nnscratch.preprocessing import ImagePreprocessor
+    from nnscratch.data.preprocessing import ImagePreprocessor
+    from nnscratch.sklearn.estimators import PreprocessorStep
 
     pre = ImagePreprocessor(scale=1.0, standardize=True, dtype="float64")
     step = PreprocessorStep(pre)

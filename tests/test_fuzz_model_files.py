@@ -28,8 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nnscratch import ModelFileError, Network, load, save
-from nnscratch.io import HEADER_KEY, LoadedModel
-from nnscratch.preprocessing import ImagePreprocessor
+from nnscratch.data.preprocessing import ImagePreprocessor
+from nnscratch.persist.modelfile import HEADER_KEY, LoadedModel
 
 MAX_SECONDS = 1.0
 MAX_PEAK_BYTES = 16 * 2**20  # the files here are a few kB; 16 MiB is generous
@@ -383,9 +383,9 @@ def _load_safely_path(path: Path):
 
 
 def _checkpoint_bytes() -> bytes:
-    from nnscratch.callbacks import Callback
-    from nnscratch.checkpoint import Checkpoint, data_fingerprint, save_checkpoint
-    from nnscratch.recipe import TrainConfig
+    from nnscratch.app.recipe import TrainConfig
+    from nnscratch.persist.checkpoint import Checkpoint, data_fingerprint, save_checkpoint
+    from nnscratch.train.callbacks import Callback
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(20, 2, 2, 3), dtype=np.uint8)
@@ -423,7 +423,7 @@ def checkpoint_bytes() -> bytes:
 
 
 def test_valid_checkpoint_loads(target, checkpoint_bytes):
-    from nnscratch.checkpoint import Checkpoint, load_checkpoint
+    from nnscratch.persist.checkpoint import Checkpoint, load_checkpoint
 
     ckpt = _load_safely(target, checkpoint_bytes, load_checkpoint)
     assert isinstance(ckpt, Checkpoint)
@@ -433,7 +433,7 @@ def test_valid_checkpoint_loads(target, checkpoint_bytes):
 @FUZZ_CHECKPOINTS
 @given(data=st.data())
 def test_damaged_checkpoints(target, checkpoint_bytes, data):
-    from nnscratch.checkpoint import Checkpoint, load_checkpoint
+    from nnscratch.persist.checkpoint import Checkpoint, load_checkpoint
 
     raw = bytearray(checkpoint_bytes)
     how = data.draw(st.sampled_from(["truncate", "flip", "overwrite"]))
@@ -457,8 +457,8 @@ def test_damaged_checkpoints(target, checkpoint_bytes, data):
 @FUZZ_CHECKPOINTS
 @given(data=st.data())
 def test_mutated_checkpoint_descriptions(target, checkpoint_bytes, data):
-    from nnscratch.checkpoint import HEADER_KEY as CKPT_KEY
-    from nnscratch.checkpoint import Checkpoint, load_checkpoint
+    from nnscratch.persist.checkpoint import HEADER_KEY as CKPT_KEY
+    from nnscratch.persist.checkpoint import Checkpoint, load_checkpoint
 
     arrays = _arrays(checkpoint_bytes)
     header = json.loads(arrays[CKPT_KEY].tobytes())

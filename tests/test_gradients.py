@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nnscratch import LeakyReLU, Network, gradient_check
-from nnscratch.activations import HIDDEN_ACTIVATIONS
+from nnscratch.nn.activations import HIDDEN_ACTIVATIONS
 
 OUTPUTS = ("sigmoid", "softmax", "identity")
 

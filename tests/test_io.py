@@ -11,8 +11,8 @@ import pytest
 
 import nnscratch
 from nnscratch import Ensemble, ModelFileError, Network, load, save
-from nnscratch.io import FORMAT_VERSION, HEADER_KEY
-from nnscratch.preprocessing import ImagePreprocessor
+from nnscratch.data.preprocessing import ImagePreprocessor
+from nnscratch.persist.modelfile import FORMAT_VERSION, HEADER_KEY
 
 
 def _trained_net(**kwargs) -> Network:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from nnscratch.optimizers import (
+from nnscratch.train.optimizers import (
     OPTIMIZERS,
     Adam,
     AdamW,
@@ -17,7 +17,7 @@ from nnscratch.optimizers import (
     is_weight,
     optimizer_from_config,
 )
-from nnscratch.schedules import SCHEDULES, get_schedule
+from nnscratch.train.schedules import SCHEDULES, get_schedule
 
 LR = 0.1
 P0 = [1.0, -2.0]

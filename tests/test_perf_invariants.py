@@ -19,14 +19,14 @@ import numpy as np
 import pytest
 
 from nnscratch import Network
-from nnscratch._validation import all_finite
-from nnscratch.activations import HIDDEN_ACTIVATIONS
-from nnscratch.batching import RAW_BATCH_SIZE
-from nnscratch.initializers import get_initializer
-from nnscratch.io import load, save
-from nnscratch.layers import Dense
-from nnscratch.network import PREDICT_BATCH_SIZE
-from nnscratch.preprocessing import ImagePreprocessor
+from nnscratch.base.batching import RAW_BATCH_SIZE
+from nnscratch.base.validation import all_finite
+from nnscratch.data.preprocessing import ImagePreprocessor
+from nnscratch.models.network import PREDICT_BATCH_SIZE
+from nnscratch.nn.activations import HIDDEN_ACTIVATIONS
+from nnscratch.nn.initializers import get_initializer
+from nnscratch.nn.layers import Dense
+from nnscratch.persist.modelfile import load, save
 
 OUTPUTS = {"sigmoid": 1, "softmax": 3, "identity": 2}
 

@@ -10,8 +10,8 @@ import pytest
 
 matplotlib = pytest.importorskip("matplotlib")
 
-from nnscratch import plots  # noqa: E402
-from nnscratch.training import History  # noqa: E402
+from nnscratch.app import plots  # noqa: E402
+from nnscratch.train.fit import History  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -37,7 +37,7 @@ def test_activations_figure_has_four_panels_each_with_its_derivative(tmp_path):
 def test_library_never_imports_pyplot():
     """No pyplot: no global figure state, no GUI backend, never show()."""
     code = (
-        "import sys, nnscratch.plots as p; p.plot_activations(); "
+        "import sys, nnscratch.app.plots as p; p.plot_activations(); "
         "p.plot_loss_curve([1.0, 0.5]); sys.exit('matplotlib.pyplot' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0

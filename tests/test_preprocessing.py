@@ -1,4 +1,4 @@
-"""Tests of nnscratch.preprocessing.ImagePreprocessor."""
+"""Tests of nnscratch.data.preprocessing.ImagePreprocessor."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from nnscratch.preprocessing import ImagePreprocessor
+from nnscratch.data.preprocessing import ImagePreprocessor
 
 
 @pytest.fixture

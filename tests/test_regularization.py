@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from nnscratch import Network, gradient_check
-from nnscratch.augment import flip_horizontal, random_flip
-from nnscratch.layers import BatchNorm, Dropout
-from nnscratch.training import L2Penalty
+from nnscratch.nn.layers import BatchNorm, Dropout
+from nnscratch.train.augment import flip_horizontal, random_flip
+from nnscratch.train.fit import L2Penalty
 
 
 def data(m=12, n_x=5, seed=0, classes=2):

@@ -8,7 +8,7 @@ data, model-file, disk and training errors, 130 for Ctrl-C (see test_resume.py).
 the tests run as root, for whom a read-only (chmod) directory is still writable. A full disk
 is simulated by making ``os.fsync`` (or ``numpy.savez`` half-way through) fail with ENOSPC.
 
-Most cases run ``nnscratch.cli.main`` in-process on a tiny valid data set written here (12
+Most cases run ``nnscratch.app.cli.main`` in-process on a tiny valid data set written here (12
 training and 6 test images), so that they take milliseconds; a few run ``python -m
 nnscratch`` to check what a real user sees.
 """
@@ -25,9 +25,9 @@ import numpy as np
 import pytest
 
 from nnscratch import ModelFileError, Network, load, save
-from nnscratch.checkpoint import CHECKPOINT_NAME, load_checkpoint
-from nnscratch.cli import main
-from nnscratch.preprocessing import ImagePreprocessor
+from nnscratch.app.cli import main
+from nnscratch.data.preprocessing import ImagePreprocessor
+from nnscratch.persist.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
 h5py = pytest.importorskip("h5py")
 pytest.importorskip("matplotlib")
@@ -378,7 +378,7 @@ def test_full_disk_mid_run_keeps_the_last_checkpoint(tmp_path, data, monkeypatch
 
 def test_failed_outputs_keep_the_checkpoint_and_resume_writes_them(tmp_path, data, monkeypatch,
                                                                   capsys):  # fmt: skip
-    from nnscratch import plots
+    from nnscratch.app import plots
 
     def broken(*args, **kwargs):
         raise OSError(errno.EIO, "the plot could not be written")

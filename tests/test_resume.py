@@ -24,11 +24,11 @@ import numpy as np
 import pytest
 
 from nnscratch import Network, load
-from nnscratch.callbacks import Callback
-from nnscratch.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from nnscratch.interrupts import InterruptFlag
-from nnscratch.recipe import TrainConfig, train_cats
-from nnscratch.runs import RunDirectory, TrainingInterrupted
+from nnscratch.app.interrupts import InterruptFlag
+from nnscratch.app.recipe import TrainConfig, train_cats
+from nnscratch.app.runs import RunDirectory, TrainingInterrupted
+from nnscratch.persist.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from nnscratch.train.callbacks import Callback
 
 pytest.importorskip("matplotlib")
 pytest.importorskip("h5py")
@@ -301,9 +301,9 @@ _SAVER = textwrap.dedent(
     import sys
     import numpy as np
     from nnscratch import Network, save
-    from nnscratch.checkpoint import Checkpoint, save_checkpoint
-    from nnscratch.preprocessing import ImagePreprocessor
-    from nnscratch.recipe import TrainConfig
+    from nnscratch.persist.checkpoint import Checkpoint, save_checkpoint
+    from nnscratch.data.preprocessing import ImagePreprocessor
+    from nnscratch.app.recipe import TrainConfig
 
     model_path, checkpoint_path = sys.argv[1], sys.argv[2]
     nets = [Network([2000, 400, 1], seed=s) for s in (0, 1)]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nnscratch import LeakyReLU, Network
-from nnscratch.activations import HIDDEN_ACTIVATIONS
+from nnscratch.nn.activations import HIDDEN_ACTIVATIONS
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

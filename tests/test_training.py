@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from nnscratch import Network, TrainingDivergedError
-from nnscratch.callbacks import Callback
-from nnscratch.optimizers import Adam, GradientDescent
-from nnscratch.training import History, stratified_split
+from nnscratch.train.callbacks import Callback
+from nnscratch.train.fit import History, stratified_split
+from nnscratch.train.optimizers import Adam, GradientDescent
 
 
 def blobs(m=120, classes=3, seed=0, spread=0.6):

@@ -15,9 +15,9 @@ pytest.importorskip("sklearn")
 
 from scipy import stats  # noqa: E402
 
-from nnscratch import tune as tuning  # noqa: E402
-from nnscratch.cli import main  # noqa: E402
-from nnscratch.errors import DataError  # noqa: E402
+from nnscratch.app.cli import main  # noqa: E402
+from nnscratch.base.errors import DataError  # noqa: E402
+from nnscratch.sklearn import tune as tuning  # noqa: E402
 
 FAST = {"max_iter": 15, "hidden_layer_sizes": (8,)}
 
@@ -195,7 +195,7 @@ def test_grid_search_results_rows_and_refit(xy):
 def test_preprocessor_is_fitted_inside_the_folds_and_kept_with_the_best(xy):
     from sklearn.pipeline import Pipeline
 
-    from nnscratch.preprocessing import ImagePreprocessor
+    from nnscratch.data.preprocessing import ImagePreprocessor
 
     X, y = xy
     X = X * 100 + 50  # far from standardised
@@ -297,7 +297,7 @@ def test_cli_writes_table_plot_model_and_prints_top_rows(tmp_path, npz_file, cap
     assert set(summary["best_params"]) == {"learning_rate", "hidden_layer_sizes"}
     assert summary["best_cv_score"] == pytest.approx(float(rows[0]["mean_score"]))
 
-    from nnscratch import io
+    from nnscratch.persist import modelfile as io
 
     model = io.load(out / "best_model.npz")
     X = np.load(npz_file)["X"]
@@ -336,7 +336,7 @@ def test_cli_random_search_on_a_csv(tmp_path, xy, capsys):
     )
     assert code == 0
     assert "2 candidates" in capsys.readouterr().out
-    from nnscratch import io
+    from nnscratch.persist import modelfile as io
 
     model = io.load(tmp_path / "o" / "best_model.npz")
     assert model.classes == ("no", "yes")
@@ -430,8 +430,8 @@ def test_cli_cat_data_by_default(cat_data_dir, tmp_path, capsys):
     assert code == 0
     summary = json.loads((tmp_path / "o" / "best_params.json").read_text())
     assert 0 <= summary["test_score"] <= 1
-    from nnscratch import io
-    from nnscratch.datasets import load_cats
+    from nnscratch.data.cats import load_cats
+    from nnscratch.persist import modelfile as io
 
     model = io.load(tmp_path / "o" / "best_model.npz")
     assert model.classes == ("non-cat", "cat")

@@ -6,21 +6,20 @@
 ['W1', 'W2', 'b1', 'b2']
 """
 
-from .activations import ACTIVATIONS, LeakyReLU, get_activation
-from .callbacks import Callback, EarlyStopping, PrintCost
-from .cnn import ConvNetwork
-from .ensemble import Ensemble
-from .errors import DataError, ModelFileError, TrainingDivergedError
-from .gradcheck import GradientCheckResult, gradient_check
-from .initializers import INITIALIZERS
-from .io import LoadedModel, load, save
-from .losses import LOSSES
-from .network import Network
-from .optimizers import OPTIMIZERS, Optimizer, get_optimizer
-from .schedules import SCHEDULES
-from .training import History
-
-__version__ = "0.1.0"
+from nnscratch.base.errors import DataError, ModelFileError, TrainingDivergedError, UsageError
+from nnscratch.base.version import __version__
+from nnscratch.models.conv import ConvNetwork
+from nnscratch.models.ensemble import Ensemble
+from nnscratch.models.network import Network
+from nnscratch.nn.activations import ACTIVATIONS, LeakyReLU, get_activation
+from nnscratch.nn.gradcheck import GradientCheckResult, gradient_check
+from nnscratch.nn.initializers import INITIALIZERS
+from nnscratch.nn.losses import LOSSES
+from nnscratch.persist.modelfile import LoadedModel, load, save
+from nnscratch.train.callbacks import Callback, EarlyStopping, PrintCost
+from nnscratch.train.fit import History
+from nnscratch.train.optimizers import OPTIMIZERS, Optimizer, get_optimizer
+from nnscratch.train.schedules import SCHEDULES
 
 #: Exported on first use, so that ``import nnscratch`` works without scikit-learn (the optional
 #: extra ``nnscratch[sklearn]``).
@@ -30,7 +29,7 @@ _LAZY_SKLEARN = ("MLPClassifier", "MLPRegressor")
 def __getattr__(name: str):
     if name in _LAZY_SKLEARN:
         try:
-            from . import estimators
+            from nnscratch.sklearn import estimators
         except ImportError as err:
             raise ImportError(
                 f"nnscratch.{name} needs scikit-learn: pip install 'nnscratch[sklearn]' ({err})"
@@ -59,6 +58,8 @@ __all__ = [
     "Optimizer",
     "PrintCost",
     "TrainingDivergedError",
+    "UsageError",
+    "__version__",
     "get_activation",
     "get_optimizer",
     "gradient_check",

@@ -1,0 +1,1 @@
+"""One module per ``nnscratch`` subcommand; see ``nnscratch.app.cli`` for the interface."""

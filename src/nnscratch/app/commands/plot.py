@@ -1,0 +1,66 @@
+"""``nnscratch plot activations|samples``: the article's activation figure, or a labelled grid
+of cat data images."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from nnscratch.app.commands import _common as c
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "plot",
+        help="draw the activation functions or sample images to a PNG",
+        description="Draw a figure to a PNG file.",
+    )
+    what = parser.add_subparsers(dest="what", metavar="WHAT")
+    what.required = True
+    act = what.add_parser(
+        "activations", help="sigmoid, tanh, ReLU and leaky ReLU with their derivatives (2x2)"
+    )
+    act.add_argument(
+        "--out",
+        type=Path,
+        default=Path("activations.png"),
+        metavar="FILE",
+        help="PNG to write (default activations.png)",
+    )
+    samples = what.add_parser("samples", help="a labelled grid of images of the cat data")
+    c.add_data_option(samples)
+    samples.add_argument(
+        "--out",
+        type=Path,
+        default=Path("samples.png"),
+        metavar="FILE",
+        help="PNG to write (default samples.png)",
+    )
+    samples.add_argument(
+        "--split", choices=("train", "test"), default="train", help="which images (default train)"
+    )
+    samples.add_argument(
+        "-n", type=c.positive_int, default=24, metavar="N", help="how many images (default 24)"
+    )
+    samples.add_argument("--seed", type=c.non_negative_int, default=0, help="which random sample")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from nnscratch.app import plots
+
+    out: Path = args.out
+    if out.parent and not out.parent.is_dir():
+        from nnscratch.base.errors import UsageError
+
+        raise UsageError(f"--out {out}: directory {out.parent} does not exist")
+    if args.what == "activations":
+        plots.plot_activations(out)
+    else:
+        from nnscratch.data.cats import load_cats
+
+        data = load_cats(args.data)
+        x, y = (data.x_train, data.y_train) if args.split == "train" else (data.x_test, data.y_test)
+        plots.plot_samples(x, y, data.classes, out, n=args.n, seed=args.seed)
+    print(f"Wrote {out}")
+    return 0

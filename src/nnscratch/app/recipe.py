@@ -1,0 +1,332 @@
+"""The training recipe for the cat data: one typed config, and the function that applies it.
+
+    config = TrainConfig()                     # the project's best recipe (see below)
+    result = train_cats(config, x_train, y_train)
+    result.model.predict(result.preprocessor.transform(x_test))
+
+``nnscratch train`` parses its options into a ``TrainConfig``; its defaults are the recipe
+that benchmarks/select_recipe.py chose by 5-fold cross-validation on the 209 training images
+(never the test images). The README's "Results" section lists the candidates and their
+cross-validated accuracies.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
+
+from nnscratch.base.batching import in_batches
+from nnscratch.data.preprocessing import ImagePreprocessor
+from nnscratch.models.ensemble import Ensemble
+from nnscratch.models.network import Network, label_accuracy
+
+__all__ = ["DEFAULT_LAYERS", "TrainConfig", "TrainResult", "train_cats"]
+
+#: ``TrainConfig.model``: a fully connected Network, or a ConvNetwork (nnscratch.models.conv).
+MODELS = ("mlp", "cnn")
+
+#: Hidden layer widths of the default recipe.
+DEFAULT_LAYERS: tuple[int, ...] = (20, 7, 5)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run of the cat classifier.
+
+    The defaults are the recipe chosen by cross-validation (benchmarks/select_recipe.py).
+    ``iterations`` counts (full- or mini-batch) updates; set ``epochs`` instead to count
+    passes over the data (then ``iterations`` must be None).
+    """
+
+    # architecture
+    model: str = "mlp"  # one of MODELS
+    architecture: str | None = None  # model="cnn" only (nnscratch.models.conv.parse_architecture)
+    flip_average: bool = False  # model="cnn" only
+    layers: tuple[int, ...] = DEFAULT_LAYERS
+    activation: str = "relu"
+    init: str = "sqrt_n_prev"
+    init_scale: float = 0.01  # only for init="normal"
+    dropout: float | None = None  # keep probability of hidden units; None = no dropout
+    batch_norm: bool = False
+    ensemble: int = 5  # networks whose probabilities are averaged (1 = a single network)
+    # data
+    standardize: bool = False  # per-pixel standardisation (else pixels / 255 only)
+    flip: bool = False  # random horizontal flips while training
+    balance: bool = True  # add mirrored copies of the minority class until classes are equal
+    # optimisation
+    optimizer: str = "gd"
+    learning_rate: float = 0.0075
+    iterations: int | None = 2000
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr_schedule: str | None = None
+    l2: float = 0.0
+    early_stopping: bool = False
+    patience: int = 10
+    validation_fraction: float | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {', '.join(MODELS)}; got {self.model!r}")
+        if self.architecture is not None:
+            if self.model != "cnn":
+                raise ValueError("architecture is for model='cnn'")
+            from nnscratch.models.conv import parse_architecture
+
+            parse_architecture(self.architecture)  # ValueError naming a bad token
+        object.__setattr__(self, "layers", tuple(int(n) for n in self.layers))
+        for n in self.layers:
+            if n < 1:
+                raise ValueError(f"layer widths must be >= 1; got {self.layers}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be a finite number > 0; got {self.learning_rate}")
+        if self.l2 < 0 or not math.isfinite(self.l2):
+            raise ValueError(f"l2 must be a finite number >= 0; got {self.l2}")
+        if self.dropout is not None and not 0 < self.dropout <= 1:
+            raise ValueError(f"dropout is a keep probability in (0, 1]; got {self.dropout}")
+        if self.ensemble < 1:
+            raise ValueError(f"ensemble must be >= 1; got {self.ensemble}")
+        if self.iterations is not None and self.epochs is not None:
+            raise ValueError(
+                f"give iterations or epochs, not both; got iterations={self.iterations}, "
+                f"epochs={self.epochs}"
+            )
+        if self.early_stopping and self.validation_fraction is None:
+            raise ValueError("early_stopping needs a validation_fraction (e.g. 0.2)")
+
+    @classmethod
+    def cnn(cls, **changes) -> TrainConfig:
+        """The CNN recipe chosen by cross-validation on the training images
+        (``nnscratch.models.conv.CAT_RECIPE``, benchmarks/select_cnn.py), with ``changes``."""
+        from nnscratch.models.conv import CAT_RECIPE
+
+        fit = dict(CAT_RECIPE["fit"])
+        recipe = cls(
+            model="cnn",
+            architecture=CAT_RECIPE["architecture"],
+            flip_average=CAT_RECIPE.get("network", {}).get("flip_average", False),
+            ensemble=CAT_RECIPE.get("ensemble", 1),
+            standardize=False,  # pixels / 255, as the recipe was chosen
+            init="he",  # ConvNetwork's default, as the recipe was chosen
+            balance=False,  # the CNN recipe was chosen without class balancing
+            flip=fit.pop("augment_flip", False),
+            optimizer=fit.pop("optimizer"),
+            learning_rate=fit.pop("learning_rate"),
+            iterations=None,
+            epochs=fit.pop("epochs"),
+            batch_size=fit.pop("batch_size"),
+            lr_schedule=fit.pop("lr_schedule", None),
+        )
+        assert not fit, f"CAT_RECIPE fit options without a TrainConfig field: {fit}"
+        return recipe.replace(**changes)
+
+    def replace(self, **changes) -> TrainConfig:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["layers"] = list(self.layers)
+        return d
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    def describe(self, n_x: int = 12288) -> str:
+        """One line, e.g. "[12288, 20, 7, 5, 1] relu, he init, adam lr 0.0001, 600 it, ..."."""
+        init = f"normal({self.init_scale:g})" if self.init in ("normal", "random") else self.init
+        arch = f"{[n_x, *self.layers, 1]} {self.activation}"
+        if self.model == "cnn":
+            arch = f"CNN {self.architecture or 'default'}" + (
+                ", flip-averaged" if self.flip_average else ""
+            )
+        parts = [
+            arch,
+            f"{init} init",
+            f"{self.optimizer} lr {self.learning_rate:g}",
+            f"{self.iterations} it" if self.iterations else f"{self.epochs} epochs",
+        ]
+        if self.batch_size:
+            parts.append(f"batch {self.batch_size}")
+        if self.lr_schedule:
+            parts.append(f"{self.lr_schedule} schedule")
+        if self.l2:
+            parts.append(f"L2 {self.l2:g}")
+        if self.dropout is not None:
+            parts.append(f"keep {self.dropout:g}")
+        if self.batch_norm:
+            parts.append("batch norm")
+        if self.early_stopping:
+            parts.append(f"early stop (val {self.validation_fraction:g}, patience {self.patience})")
+        if self.standardize:
+            parts.append("standardised")
+        if self.flip:
+            parts.append("flips")
+        if self.balance:
+            parts.append("balanced")
+        if self.ensemble > 1:
+            parts.append(f"mean of {self.ensemble} nets")
+        return ", ".join(parts)
+
+    # ---- mapping onto the library -------------------------------------------------------
+    def network_kwargs(self, n_x: int) -> dict:
+        """Keyword arguments of ``Network`` (only non-default options, so that plain
+        networks do not depend on optional features)."""
+        kwargs = {
+            "layer_dims": [n_x, *self.layers, 1],
+            "hidden_activation": self.activation,
+            "output_activation": "sigmoid",
+            "init": self.init,
+        }
+        if self.init in ("normal", "random"):
+            kwargs["init_scale"] = self.init_scale
+        if self.dropout is not None and self.dropout < 1:
+            kwargs["dropout"] = self.dropout
+        if self.batch_norm:
+            kwargs["batch_norm"] = True
+        return kwargs
+
+    def fit_kwargs(self, image_shape: Sequence[int] | None = None) -> dict:
+        """Keyword arguments of ``Network.fit`` (again only what differs from plain GD)."""
+        kwargs: dict = {"learning_rate": self.learning_rate}
+        if self.epochs is not None:
+            kwargs["epochs"] = self.epochs
+        else:
+            kwargs["iterations"] = self.iterations if self.iterations is not None else 2500
+        if self.optimizer != "gd":
+            kwargs["optimizer"] = self.optimizer
+        if self.lr_schedule is not None:
+            kwargs["lr_schedule"] = self.lr_schedule
+        if self.batch_size is not None:
+            kwargs["batch_size"] = self.batch_size
+        if self.l2:
+            kwargs["l2"] = self.l2
+        if self.validation_fraction is not None:
+            kwargs["validation_fraction"] = self.validation_fraction
+        if self.early_stopping:
+            kwargs["early_stopping"] = True
+            kwargs["patience"] = self.patience
+        if self.flip:
+            kwargs["augment_flip"] = True
+            if image_shape is not None:
+                kwargs["image_shape"] = tuple(image_shape)
+        kwargs["seed"] = self.seed  # shuffles, validation split, flips, dropout masks
+        return kwargs
+
+    def cnn_kwargs(self, image_shape: Sequence[int]) -> dict:
+        """Keyword arguments of ``ConvNetwork`` for flattened images of ``image_shape``."""
+        from nnscratch.models.conv import CAT_RECIPE
+
+        kwargs = {
+            "architecture": self.architecture or CAT_RECIPE["architecture"],
+            "input_shape": tuple(image_shape),
+            "flat_input": True,  # what ImagePreprocessor hands over
+            "init": self.init,
+        }
+        if self.flip_average:
+            kwargs["flip_average"] = True
+        return kwargs
+
+    def build_model(self, n_x: int, image_shape: Sequence[int] | None = None) -> Network | Ensemble:
+        """A fresh (untrained) network, or an ensemble of ``ensemble`` networks. A CNN needs
+        ``image_shape`` (H, W, C), with H * W * C == n_x."""
+        if self.model == "cnn":
+            from nnscratch.models.conv import ConvNetwork
+
+            if image_shape is None or math.prod(image_shape) != n_x:
+                raise ValueError(f"a CNN needs image_shape (H, W, C) of {n_x} values")
+            kwargs = self.cnn_kwargs(image_shape)
+            if self.ensemble == 1:
+                return ConvNetwork(**kwargs, seed=self.seed)
+            return Ensemble.of(self.ensemble, seed=self.seed, network_class=ConvNetwork, **kwargs)
+        if self.ensemble == 1:
+            return Network(**self.network_kwargs(n_x), seed=self.seed)
+        return Ensemble.of(self.ensemble, seed=self.seed, **self.network_kwargs(n_x))
+
+
+@dataclass
+class TrainResult:
+    """A trained model, the preprocessor fitted on its training images, and what training
+    recorded (one History per network)."""
+
+    model: Network | Ensemble
+    preprocessor: ImagePreprocessor
+    histories: list
+    seconds: float
+
+    @property
+    def iterations(self) -> int:
+        """Updates per network (the longest, when early stopping ends members differently)."""
+        return max(len(h.costs) for h in self.histories)
+
+    def predict_proba(self, images) -> np.ndarray:
+        """The model's probabilities for raw images, ``RAW_BATCH_SIZE`` images at a time."""
+        return self._through("predict_proba", images)
+
+    def accuracy(self, images, labels) -> float:
+        pred = self._through("predict", images)
+        return label_accuracy(pred, labels, self.model.output_activation)
+
+    def _through(self, method: str, images) -> np.ndarray:
+        predict = getattr(self.model, method)
+        return in_batches(lambda batch: predict(self.preprocessor.transform(batch)), images)
+
+
+def train_cats(config: TrainConfig, x_train, y_train, *, callbacks: Sequence = ()) -> TrainResult:
+    """Fit the preprocessor on ``x_train`` (m, 64, 64, 3) uint8 and train ``config``'s model on
+    it with labels ``y_train`` (m,). ``callbacks`` are passed to every network's ``fit``."""
+    start = time.perf_counter()
+    preprocessor, X, y_train, image_shape = training_inputs(config, x_train, y_train)
+    model = config.build_model(X.shape[1], image_shape=image_shape)
+    fit_kwargs = config.fit_kwargs(image_shape=image_shape)
+    histories = model.fit(X, y_train, callbacks=list(callbacks), **fit_kwargs)
+    if not isinstance(histories, list):
+        histories = [histories]
+    return TrainResult(model, preprocessor, histories, time.perf_counter() - start)
+
+
+def training_inputs(config: TrainConfig, x_train, y_train, preprocessor=None):
+    """What ``train_cats`` trains on: (preprocessor, X (m', n_x), y (m',), image shape).
+
+    The preprocessor is fitted on ``x_train`` as given unless one is passed (a resumed run
+    brings its own); ``config.balance`` then adds mirrored images (m' >= m). Shared with
+    ``nnscratch.app.runs``, so that a checkpointed run trains on exactly the same inputs.
+    """
+    if preprocessor is None:
+        preprocessor = ImagePreprocessor(standardize=config.standardize)
+        preprocessor.fit(x_train)  # statistics of the training images as given
+    if config.balance:
+        x_train, y_train = balance_with_mirrors(x_train, y_train, seed=config.seed)
+    X = preprocessor.transform(x_train)  # (m', n_x) float32
+    return preprocessor, X, y_train, tuple(np.shape(x_train)[1:])
+
+
+def balance_with_mirrors(images, labels, *, seed: int | None = 0):
+    """Equal class counts by adding left-right mirrored copies of minority-class images.
+
+    images (m, H, W, C), labels (m,) -> (m', H, W, C), (m',) with the originals first. The
+    copies are of randomly chosen (seeded) minority images, each used once while there are
+    enough. The cat data's 72 cats and 137 non-cats become 137 and 137: a classifier trained
+    on it does not lean towards "non-cat" just because non-cats are more common in training.
+    """
+    images, labels = np.asarray(images), np.asarray(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    if classes.size < 2:
+        return images, labels
+    extra_idx = []
+    rng = np.random.default_rng(seed)
+    for cls, count in zip(classes, counts, strict=True):
+        need = counts.max() - count
+        if need:
+            members = np.flatnonzero(labels == cls)
+            extra_idx.append(rng.choice(members, need, replace=need > members.size))
+    if not extra_idx:
+        return images, labels
+    idx = np.concatenate(extra_idx)
+    mirrored = images[idx][:, :, ::-1]  # flip the width axis
+    return np.concatenate([images, mirrored]), np.concatenate([labels, labels[idx]])

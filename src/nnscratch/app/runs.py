@@ -1,0 +1,286 @@
+"""Run directories: one training run's checkpoint while it trains, then its outputs, and
+resuming a run exactly where it stopped.
+
+    run = RunDirectory.create("runs/a")
+    with deferred_interrupt() as interrupt:            # Ctrl-C: checkpoint, then stop
+        result = run.train(config, x_train, y_train, every=100, interrupt=interrupt)
+    # ... killed, or TrainingInterrupted ...
+    run = RunDirectory.open("runs/a")                 # reads runs/a/checkpoint.npz
+    result = run.train(run.checkpoint.config, x_train, y_train, every=100)
+
+A run directory holds ``checkpoint.npz`` (``nnscratch.persist.checkpoint``) while a run is
+unfinished; ``RunDirectory.train`` replaces it atomically (``nnscratch.base.atomic``) at the start,
+every ``every`` updates of each network and when a network finishes (when given ``every``), and
+always on Ctrl-C or SIGTERM (``nnscratch.app.interrupts``), so whatever kills the process, the
+directory holds the last complete checkpoint, never a torn one. Resuming rebuilds the run from
+it and continues the training loop from the same update, so the final parameters are bitwise
+those of the run that was never interrupted (same machine and thread settings).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from nnscratch.app.interrupts import InterruptFlag
+from nnscratch.app.recipe import TrainConfig, TrainResult, training_inputs
+from nnscratch.base.atomic import fsync_directory
+from nnscratch.base.errors import DataError, ModelFileError
+from nnscratch.models.ensemble import Ensemble, member_seeds
+from nnscratch.persist.checkpoint import (
+    CHECKPOINT_NAME,
+    Checkpoint,
+    data_fingerprint,
+    load_checkpoint,
+    members_of,
+    save_checkpoint,
+)
+from nnscratch.train.callbacks import Callback
+from nnscratch.train.fit import History
+
+__all__ = ["CheckpointCallback", "RunDirectory", "TrainingInterrupted"]
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped training after the final checkpoint was written.
+
+    Attributes: ``run_dir`` (the run directory), ``iteration`` (updates of the training
+    member when it stopped), ``member`` (its index).
+    """
+
+    def __init__(self, run_dir: Path, iteration: int, member: int):
+        self.run_dir, self.iteration, self.member = Path(run_dir), iteration, member
+        super().__init__(f"interrupted; resume with: nnscratch train --resume {self.run_dir}")
+
+
+class CheckpointCallback(Callback):
+    """Writes the run's checkpoint every ``every`` updates (None: never periodically) and,
+    when ``interrupt.requested`` (a Ctrl-C), once more before raising ``TrainingInterrupted``.
+
+    Reads the loop's position, optimizer and generators from ``self.training_state``, which
+    ``fit`` sets.
+    """
+
+    training_state = None
+
+    def __init__(self, run: RunDirectory, every: int | None = None, interrupt=None):
+        self.run, self.every, self.interrupt = run, every, interrupt
+
+    def on_iteration_end(self, net, iteration, cost, history):
+        stopping = self.interrupt is not None and self.interrupt.requested
+        if stopping or (self.every and iteration % self.every == 0):
+            assert self.training_state is not None, "fit sets training_state"
+            self.run.write(self.training_state.state_dict())
+        if stopping:
+            raise TrainingInterrupted(self.run.path, iteration, self.run.member)
+        return None
+
+
+def _check_order(ckpt: Checkpoint, m: int) -> None:
+    """The checkpointed epoch permutation must cover the training samples ``fit`` will use."""
+    order = ckpt.progress.get("order") if ckpt.progress else None
+    if order is None:
+        return
+    frac = ckpt.config.validation_fraction
+    m_fit = m - math.ceil(frac * m) if frac else m
+    if order.size != m_fit:
+        raise ModelFileError(
+            f"the checkpoint shuffles {order.size} samples per epoch; this data gives {m_fit}"
+        )
+
+
+class RunDirectory:
+    """The directory of one training run: its checkpoint while training, then its outputs.
+
+    ``RunDirectory.create(path)`` starts a run (the directory is created now, so an
+    unwritable place fails before any training); ``RunDirectory.open(path)`` resumes one
+    from its ``checkpoint.npz``. ``train`` trains (writing checkpoints), ``outputs`` writes
+    the final files, and ``discard_if_empty`` removes what ``create`` made when nothing was
+    written.
+    """
+
+    def __init__(self, path: Path, created: list[Path], checkpoint: Checkpoint | None = None):
+        self.path = Path(path)
+        self.created = created  # directories made by create(), innermost first
+        self.checkpoint = checkpoint
+        self.member = 0
+        self.every: int | None = None
+        self._state: dict = {}
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / CHECKPOINT_NAME
+
+    # ---- opening -------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | os.PathLike[str]) -> RunDirectory:
+        """Create ``path`` (and missing parents) and check that files can be written there.
+        Raises OSError (naming ``path`` and why) when it cannot be."""
+        path = Path(path)
+        created = []
+        probe = path
+        while not probe.exists() and probe != probe.parent:
+            created.append(probe)
+            probe = probe.parent
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=path, prefix=".write-test.")
+            os.close(fd)
+            os.unlink(name)
+        except OSError as err:
+            run = cls(path, [p for p in created if p.is_dir()])
+            run.discard_if_empty()
+            raise OSError(
+                err.errno, f"cannot write to the output directory {path}: {err.strerror or err}"
+            ) from err
+        return cls(path, created)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> RunDirectory:
+        """A run to resume. Raises FileNotFoundError when ``path`` holds no checkpoint (a
+        finished run keeps none), ``ModelFileError`` when the checkpoint is invalid."""
+        path = Path(path)
+        if not path.is_dir():
+            raise FileNotFoundError(f"{path} is not a run directory")
+        ckpt_path = path / CHECKPOINT_NAME
+        if not ckpt_path.is_file():
+            finished = (path / "model.npz").is_file()
+            raise FileNotFoundError(
+                f"{path} holds no {CHECKPOINT_NAME}"
+                + ("; it is a finished run (model.npz is there)" if finished else "")
+            )
+        return cls(path, [], load_checkpoint(ckpt_path))
+
+    def discard_if_empty(self) -> None:
+        """Remove the directories ``create`` made, where they are still empty."""
+        for d in self.created:
+            with contextlib.suppress(OSError):
+                d.rmdir()
+
+    # ---- training ------------------------------------------------------------------------
+    def train(
+        self,
+        config: TrainConfig,
+        x_train,
+        y_train,
+        *,
+        every: int | None = None,
+        callbacks: Sequence[Callback] = (),
+        interrupt: InterruptFlag | None = None,
+    ) -> TrainResult:
+        """``recipe.train_cats`` with checkpoints: the same networks, seeds and updates, so
+        the same result; continues ``self.checkpoint`` when the run was opened to resume.
+
+        With ``every`` (or when resuming a run that had it, unless ``every`` is given), the
+        checkpoint is written at the start, every ``every`` updates of each network and when
+        each network is done. Without, only a Ctrl-C writes one: it raises
+        ``TrainingInterrupted`` after the checkpoint when ``interrupt.requested`` is set.
+        Raises ``DataError`` when resuming on other data than the checkpoint's.
+        """
+        start = time.perf_counter()
+        sha = data_fingerprint(x_train, y_train)
+        ckpt = self.checkpoint
+        if every is None and ckpt is not None:
+            every = ckpt.every
+        self.every = every
+        if ckpt is not None:
+            if ckpt.data_sha256 != sha:
+                raise DataError(
+                    f"the training data differ from the data the run in {self.path} was "
+                    "trained on (their sha256 fingerprints differ); resume it with the same "
+                    "data files"
+                )
+            first, histories, spent = ckpt.member, list(ckpt.histories), ckpt.elapsed
+        else:
+            first, histories, spent = 0, [], 0.0
+        # exactly as recipe.train_cats (a test checks that the results agree)
+        preprocessor, X, y_train, image_shape = training_inputs(
+            config, x_train, y_train, ckpt.preprocessor if ckpt is not None else None
+        )
+        if ckpt is None:
+            model = config.build_model(X.shape[1], image_shape=image_shape)
+        else:
+            model = ckpt.model
+            _check_order(ckpt, len(X))
+        members = members_of(model)
+        fit_kwargs = config.fit_kwargs(image_shape=image_shape)
+        # Ensemble.fit's spreading of the seed over the members, member by member
+        seeds = [fit_kwargs.get("seed")] * len(members)
+        if isinstance(model, Ensemble):
+            seeds = member_seeds(fit_kwargs.pop("seed", None), len(members))
+
+        self._state = dict(
+            model=model, config=config, pre=preprocessor, sha=sha, start=start, spent=spent
+        )
+        self.member = first
+        if ckpt is None and every:
+            self.write(None, histories)  # resumable from the very start
+        for k in range(first, len(members)):
+            self.member = k
+            resume = ckpt.progress if ckpt is not None and k == ckpt.member else None
+            kwargs = dict(fit_kwargs)
+            if seeds[k] is not None:
+                kwargs["seed"] = seeds[k]
+            saver = CheckpointCallback(self, every, interrupt)
+            self._state["histories"] = histories
+            history = members[k].fit(
+                X, y_train, callbacks=[*callbacks, saver], resume=resume, **kwargs
+            )
+            histories.append(history)
+            self.member = k + 1
+            if every:
+                self.write(None, histories)  # this member is done
+        if isinstance(model, Ensemble):
+            model.history_ = histories
+        self._state = {}  # the run is trained: no more checkpoints, and the model is the caller's
+        seconds = spent + time.perf_counter() - start
+        return TrainResult(model, preprocessor, histories, seconds)
+
+    def write(self, progress: dict | None, histories: list[History] | None = None) -> None:
+        """Write the checkpoint of the run as it stands (``progress``: the training member's
+        ``TrainingState.state_dict()``, None between members)."""
+        s = self._state
+        if histories is not None:
+            s["histories"] = histories
+        ckpt = Checkpoint(
+            model=s["model"],
+            config=s["config"],
+            preprocessor=s["pre"],
+            data_sha256=s["sha"],
+            member=self.member,
+            histories=list(s.get("histories", [])),
+            progress=progress,
+            elapsed=s["spent"] + time.perf_counter() - s["start"],
+            every=self.every,
+        )
+        save_checkpoint(self.checkpoint_path, ckpt)
+
+    # ---- outputs -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def outputs(self) -> Iterator[Path]:
+        """Yields a temporary directory for the run's output files; when the block succeeds
+        they are moved into the run directory (each rename atomic) and then the checkpoint is
+        deleted. On failure the temporary directory is removed, the checkpoint (if any) kept,
+        so that ``--resume`` can write the outputs again, and a directory ``create`` made
+        that is left empty is removed: no half-written output stays behind."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".outputs.", suffix=".tmp", dir=self.path))
+        try:
+            yield tmp
+            for item in sorted(tmp.iterdir()):
+                os.replace(item, self.path / item.name)
+            fsync_directory(self.path)
+            with contextlib.suppress(FileNotFoundError):
+                self.checkpoint_path.unlink()
+            fsync_directory(self.path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            self.discard_if_empty()
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,1 +1,0 @@
-"""One module per ``nnscratch`` subcommand; see ``nnscratch.cli`` for the interface."""

@@ -1,0 +1,32 @@
+"""Layers: each one a forward/backward pair over samples-first arrays.
+
+A layer maps A_prev -> A in ``forward`` and returns the cache its ``backward`` needs;
+``backward`` maps dA -> dA_prev and the gradients of the layer's own parameters. The network
+(``nnscratch.models.network``) chains them: that chain is the article's ``L_model_forward`` and
+``L_model_backward``.
+"""
+
+from nnscratch.nn.layers.activation import ActivationLayer
+from nnscratch.nn.layers.base import Layer
+from nnscratch.nn.layers.batchnorm import BatchNorm
+from nnscratch.nn.layers.conv import Conv2D
+from nnscratch.nn.layers.dense import Dense
+from nnscratch.nn.layers.dropout import Dropout
+from nnscratch.nn.layers.flatten import Flatten, Unflatten
+from nnscratch.nn.layers.pool import AveragePool2D, GlobalAveragePool, MaxPool2D
+from nnscratch.nn.layers.shift import RandomShift
+
+__all__ = [
+    "Layer",
+    "Dense",
+    "ActivationLayer",
+    "Conv2D",
+    "MaxPool2D",
+    "AveragePool2D",
+    "GlobalAveragePool",
+    "Flatten",
+    "Unflatten",
+    "RandomShift",
+    "BatchNorm",
+    "Dropout",
+]

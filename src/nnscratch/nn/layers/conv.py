@@ -1,0 +1,233 @@
+"""The 2-D convolution layer, channels-last, by im2col and one matrix product.
+
+Shapes (samples-first, channels-last, as the image files store them):
+
+    A_prev (m, H, W, C_in)   W (kh, kw, C_in, C_out)   b (C_out,)   Z (m, H_out, W_out, C_out)
+
+forward (cross-correlation, as every deep-learning library computes it):
+
+    cols[n, y, x, i, j, c] = A_pad[n, y*s + i, x*s + j, c]        (im2col: one strided copy)
+    Z = cols . W + b        as a (m*H_out*W_out, kh*kw*C_in) x (kh*kw*C_in, C_out) product
+
+backward (cols is cached by forward; nothing is recomputed):
+
+    dW = cols^T . dZ                      (kh*kw*C_in, C_out) -> (kh, kw, C_in, C_out)
+    db = sum of dZ over n, y, x           (C_out,)  (as ones . dZ: BLAS sums faster than numpy)
+    dcols[..., i, j, :] = dZ . W[i, j]^T  (m, H_out, W_out, C_in) for each kernel offset (i, j)
+    dA_prev[n, y*s + i - top, x*s + j - left, c] += dcols[n, y, x, i, j, c]
+                                          (col2im: kh*kw slice adds, padding positions left out)
+
+im2col is a ``sliding_window_view`` copied once; the only Python loop (col2im) runs over the
+kh*kw kernel offsets, never over pixels or samples.
+PyTorch stores the same weights as (C_out, C_in, kh, kw): ``W.transpose(3, 2, 0, 1)``.
+
+Padding: "valid" (none), "same" (H_out = ceil(H / stride), the extra row or column going to the
+bottom/right as in TensorFlow), or an int p (p zeros on every side).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from nnscratch.nn.initializers import Initializer
+from nnscratch.nn.layers.base import Layer
+
+PADDINGS = ("same", "valid")
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def check_padding(padding) -> str | int:
+    """Return "same", "valid" or an int >= 0; anything else raises ValueError."""
+    if isinstance(padding, str):
+        if padding not in PADDINGS:
+            raise ValueError(
+                f"padding must be one of {', '.join(PADDINGS)} or an integer >= 0; got {padding!r}"
+            )
+        return padding
+    return _check_int("padding", padding, 0)
+
+
+def pad_amounts(size: int, kernel: int, stride: int, padding: str | int) -> tuple[int, int, int]:
+    """(pad_before, pad_after, output size) along one spatial axis of length ``size``."""
+    if padding == "valid":
+        before = after = 0
+    elif padding == "same":
+        out = -(-size // stride)  # ceil(size / stride)
+        total = max((out - 1) * stride + kernel - size, 0)
+        before, after = total // 2, total - total // 2
+    else:
+        before = after = int(padding)
+    out = (size + before + after - kernel) // stride + 1
+    return before, after, out
+
+
+def _overlap(shift: int, stride: int, out: int, size: int) -> tuple[slice, slice]:
+    """For one kernel offset: the output positions y whose input position y*stride + shift
+    lies inside 0..size-1 (not in the padding), and those input positions."""
+    first = max(0, -(shift // stride))  # ceil(-shift / stride)
+    last = min(out - 1, (size - 1 - shift) // stride)
+    if last < first:
+        return slice(0, 0), slice(0, 0)
+    return (
+        slice(first, last + 1),
+        slice(first * stride + shift, last * stride + shift + 1, stride),
+    )
+
+
+def window_slices(offset: int, stride: int, out: int) -> slice:
+    """The input rows (or columns) that kernel offset ``offset`` meets, one per output row."""
+    return slice(offset, offset + stride * (out - 1) + 1, stride)
+
+
+class Conv2D(Layer):
+    """C_out filters of kh x kw over C_in channels, with a bias per filter.
+
+    Args:
+        in_channels: C_in, the number of channels of the input.
+        filters: C_out, the number of output channels.
+        kernel_size: k or (kh, kw).
+        stride: the step between windows, the same along both axes.
+        padding: "same", "valid" or an int (zeros on every side).
+        init: the weight initialiser, called with fan_in = kh*kw*C_in and
+            fan_out = kh*kw*C_out (He: N(0, 2 / (kh*kw*C_in))).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        filters: int,
+        kernel_size: int | tuple[int, int],
+        *,
+        stride: int = 1,
+        padding: str | int = "same",
+        init: Initializer,
+        rng: np.random.Generator,
+        dtype: np.dtype,
+        index: int,
+    ):
+        self.index = index
+        self.in_channels = _check_int("in_channels", in_channels, 1)
+        self.filters = _check_int("filters", filters, 1)
+        if isinstance(kernel_size, numbers.Integral):
+            kernel_size = (kernel_size, kernel_size)
+        kh, kw = (_check_int("kernel_size", k, 1) for k in kernel_size)
+        self.kernel_size = (kh, kw)
+        self.stride = _check_int("stride", stride, 1)
+        self.padding = check_padding(padding)
+        fan_in, fan_out = kh * kw * self.in_channels, kh * kw * self.filters
+        shape = (kh, kw, self.in_channels, self.filters)
+        self.params = {
+            "W": init(rng, shape, fan_in, fan_out, dtype),  # (kh, kw, C_in, C_out)
+            "b": np.zeros(self.filters, dtype=dtype),  # (C_out,)
+        }
+
+    def _geometry(self, H: int, W: int):
+        kh, kw = self.kernel_size
+        top, bottom, H_out = pad_amounts(H, kh, self.stride, self.padding)
+        left, right, W_out = pad_amounts(W, kw, self.stride, self.padding)
+        return (top, bottom, left, right), H_out, W_out
+
+    def output_shape(self, input_shape):
+        if len(input_shape) != 3 or input_shape[2] != self.in_channels:
+            raise ValueError(
+                f"Conv2D layer {self.index} expects inputs of shape (m, H, W, {self.in_channels});"
+                f" got per-sample shape {input_shape}"
+            )
+        _, H_out, W_out = self._geometry(input_shape[0], input_shape[1])
+        if H_out < 1 or W_out < 1:
+            raise ValueError(
+                f"Conv2D layer {self.index}: kernel {self.kernel_size} with padding "
+                f"{self.padding!r} does not fit in an input of {input_shape[:2]}"
+            )
+        return (H_out, W_out, self.filters)
+
+    def forward(self, A_prev: np.ndarray, training: bool = False):
+        m, H, W, C = A_prev.shape
+        kh, kw = self.kernel_size
+        s = self.stride
+        (top, bottom, left, right), H_out, W_out = self._geometry(H, W)
+        if top or bottom or left or right:
+            A_pad = self._padded_buffer((m, H + top + bottom, W + left + right, C), A_prev.dtype)
+            A_pad[:, top : top + H, left : left + W, :] = A_prev
+        else:
+            A_pad = A_prev
+        # im2col: a read-only view of every window, (m, H_out, W_out, C, kh, kw), copied once
+        # into (m, H_out, W_out, kh, kw, C) so that each row is one window in W's order.
+        windows = sliding_window_view(A_pad, (kh, kw), axis=(1, 2))[:, ::s, ::s][:, :H_out, :W_out]
+        cols = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3))
+        K = kh * kw * C
+        Z = cols.reshape(-1, K) @ self.params["W"].reshape(K, self.filters)  # (m*H_o*W_o, C_out)
+        Z += self.params["b"]
+        cache = (cols, A_prev.shape)
+        return Z.reshape(m, H_out, W_out, self.filters), cache
+
+    def backward(self, dZ: np.ndarray, cache, need_input_grad: bool = True):
+        cols, (m, H, W, C) = cache
+        kh, kw = self.kernel_size
+        s = self.stride
+        K = kh * kw * C
+        dZ2 = np.ascontiguousarray(dZ).reshape(-1, self.filters)  # (m*H_out*W_out, C_out)
+        grads = {
+            "W": (cols.reshape(-1, K).T @ dZ2).reshape(self.params["W"].shape),
+            # a matrix-vector product sums over the rows far faster than dZ2.sum(axis=0)
+            "b": self._ones(dZ2.shape[0], dZ2.dtype) @ dZ2,
+        }
+        if not need_input_grad:
+            return None, grads
+        # col2im, one kernel offset (i, j) at a time: dcols[..., i, j, :] = dZ . W[i, j]^T is
+        # computed as its own contiguous (m*H_out*W_out, C_in) block and added to the inputs
+        # it came from, padding rows and columns left out (long contiguous runs, unlike a
+        # scatter of dcols' columns). With stride 1 and "same" padding the centre offset
+        # meets every input once: its block is written straight into dA_prev, no zeroing.
+        (top, _, left, _), H_out, W_out = self._geometry(H, W)
+        W_ = self.params["W"]
+        centre = (top, left) if (s, H_out, W_out) == (1, H, W) else None
+        if centre is not None:
+            dA_prev = np.empty((m, H, W, C), dtype=dZ.dtype)
+            np.matmul(dZ2, W_[centre].T, out=dA_prev.reshape(-1, C))
+        else:
+            dA_prev = np.zeros((m, H, W, C), dtype=dZ.dtype)
+        block = np.empty((dZ2.shape[0], C), dtype=dZ.dtype)
+        block4 = block.reshape(m, H_out, W_out, C)
+        for i in range(kh):
+            out_rows, in_rows = _overlap(i - top, s, H_out, H)
+            for j in range(kw):
+                if (i, j) == centre:
+                    continue
+                out_cols, in_cols = _overlap(j - left, s, W_out, W)
+                np.matmul(dZ2, W_[i, j].T, out=block)
+                dA_prev[:, in_rows, in_cols, :] += block4[:, out_rows, out_cols, :]
+        return dA_prev, grads
+
+    def _ones(self, n: int, dtype) -> np.ndarray:
+        """A reused vector of n ones (read-only use)."""
+        ones = getattr(self, "_ones_buf", None)
+        if ones is None or ones.shape[0] != n or ones.dtype != dtype:
+            ones = self._ones_buf = np.ones(n, dtype=dtype)
+        return ones
+
+    def _padded_buffer(self, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """A zero-bordered work array for the padded input, reused between forward passes
+        (only the interior is ever written, and nothing keeps it after forward returns)."""
+        buf = getattr(self, "_pad", None)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._pad = np.zeros(shape, dtype=dtype)
+        return buf
+
+    def config(self) -> dict:
+        return {
+            **super().config(),
+            "in_channels": self.in_channels,
+            "filters": self.filters,
+            "kernel_size": list(self.kernel_size),
+            "stride": self.stride,
+            "padding": self.padding,
+        }

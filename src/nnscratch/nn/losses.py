@@ -1,0 +1,164 @@
+"""Costs, each fused with the output activation it belongs to.
+
+The article computes ``A_L = sigmoid(Z_L)``, then ``cost = -mean(y log A + (1-y) log(1-A))``,
+then starts backward from ``dA_L = -(y/A - (1-y)/(1-A))``: that divides by numbers that reach
+zero. For the three canonical pairs below the chain rule collapses to
+
+    dZ_L = (A_L - Y) / m
+
+(sigmoid + binary cross-entropy, softmax + categorical cross-entropy, identity + (half)
+squared error), so each loss here owns its output activation, computes its cost from the
+logits Z_L (no log(0)), and hands backward dZ_L directly.
+
+Shapes (samples-first): Z_L, A_L and Y are (m, n_L). ``encode_targets`` turns the user's
+y into that Y and says what is wrong with y when it cannot.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnscratch.nn.activations import Activation, Identity, Sigmoid, Softmax
+
+
+class Loss:
+    """An output activation fused with its cost."""
+
+    name: str = "loss"
+    activation: Activation
+
+    def cost(self, Z: np.ndarray, Y: np.ndarray) -> float:
+        """Mean cost over the m samples, from the logits Z (m, n_L)."""
+        raise NotImplementedError
+
+    def output_gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """dZ_L = (A_L - Y) / m: where backward starts."""
+        return (A - Y) / A.dtype.type(A.shape[0])
+
+    def encode_targets(self, y, n_out: int, dtype: np.dtype) -> np.ndarray:
+        """Check y and turn it into Y of shape (m, n_out) and the network's dtype."""
+        raise NotImplementedError
+
+    def check_output_width(self, n_out: int) -> None:
+        """Raise ValueError if this output cannot have n_out units."""
+
+
+class BinaryCrossEntropy(Loss):
+    """Sigmoid output + binary cross-entropy, the article's ``compute_cost``.
+
+    cost = mean over samples and outputs of  max(z, 0) - z*y + log(1 + e^-|z|),
+    which equals -[y log sigmoid(z) + (1-y) log(1 - sigmoid(z))] without ever taking log(0).
+    """
+
+    name = "binary_cross_entropy"
+    activation = Sigmoid()
+
+    def cost(self, Z: np.ndarray, Y: np.ndarray) -> float:
+        per_element = np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))
+        return float(per_element.sum(dtype=np.float64) / Z.shape[0])
+
+    def encode_targets(self, y, n_out: int, dtype) -> np.ndarray:
+        y = np.asarray(y)
+        if y.ndim == 1 and n_out == 1:
+            y = y.reshape(-1, 1)
+        if y.ndim != 2 or y.shape[1] != n_out:
+            raise ValueError(
+                f"y for a sigmoid output of {n_out} unit(s) must have shape (m,) or (m, {n_out}); "
+                f"got shape {y.shape}"
+            )
+        if not np.all((y == 0) | (y == 1)):
+            bad = np.unique(y[(y != 0) & (y != 1)])[:5]
+            raise ValueError(f"labels for a sigmoid output must be 0 or 1; got {bad.tolist()}")
+        return y.astype(dtype)
+
+
+class CategoricalCrossEntropy(Loss):
+    """Softmax output + categorical cross-entropy over K >= 2 classes.
+
+    cost = mean over samples of  logsumexp(z) - z[y],  i.e. -log softmax(z)[y], from logits.
+    """
+
+    name = "categorical_cross_entropy"
+    activation = Softmax()
+
+    def check_output_width(self, n_out: int) -> None:
+        if n_out < 2:
+            raise ValueError(f"a softmax output needs at least 2 units; got {n_out}")
+
+    def cost(self, Z: np.ndarray, Y: np.ndarray) -> float:
+        zmax = Z.max(axis=1, keepdims=True)
+        logsumexp = np.log(np.exp(Z - zmax).sum(axis=1, keepdims=True)) + zmax
+        return float(((logsumexp - Z) * Y).sum(dtype=np.float64) / Z.shape[0])
+
+    def encode_targets(self, y, n_out: int, dtype) -> np.ndarray:
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == n_out:  # one-hot (or soft) targets
+            if not (np.all(y >= 0) and np.allclose(y.sum(axis=1), 1)):
+                raise ValueError("one-hot targets for a softmax output must be >= 0 and sum to 1")
+            return y.astype(dtype)
+        if y.ndim != 1:
+            raise ValueError(
+                f"y for a softmax output of {n_out} classes must be class indices of shape (m,) "
+                f"or one-hot of shape (m, {n_out}); got shape {y.shape}"
+            )
+        if not np.issubdtype(y.dtype, np.number) or np.any(y != np.round(y)):
+            raise ValueError(
+                f"class labels for a softmax output must be integers 0..{n_out - 1}; "
+                f"got values of dtype {y.dtype}"
+            )
+        if y.size and (y.min() < 0 or y.max() >= n_out):
+            bad = np.unique(y[(y < 0) | (y >= n_out)])[:5]
+            raise ValueError(
+                f"class labels must be in 0..{n_out - 1} for {n_out} output units; "
+                f"got {bad.tolist()}"
+            )
+        Y = np.zeros((y.shape[0], n_out), dtype=dtype)
+        Y[np.arange(y.shape[0]), y.astype(np.intp)] = 1
+        return Y
+
+
+class MeanSquaredError(Loss):
+    """Identity output + half squared error, for regression.
+
+    cost = (1 / 2m) * sum over samples and outputs of (a - y)^2, so dZ_L = (A - Y) / m.
+    """
+
+    name = "mean_squared_error"
+    activation = Identity()
+
+    def cost(self, Z: np.ndarray, Y: np.ndarray) -> float:
+        diff = Z.astype(np.float64) - Y  # (m, n_L): float64 so a diverging run gives inf, not
+        return float(0.5 * (diff * diff).sum() / Z.shape[0])  # an overflow warning
+
+    def encode_targets(self, y, n_out: int, dtype) -> np.ndarray:
+        y = np.asarray(y)
+        if y.ndim == 1 and n_out == 1:
+            y = y.reshape(-1, 1)
+        if y.ndim != 2 or y.shape[1] != n_out:
+            raise ValueError(
+                f"y for an identity output of {n_out} unit(s) must have shape "
+                f"{'(m,) or ' if n_out == 1 else ''}(m, {n_out}); got shape {y.shape}"
+            )
+        if not np.issubdtype(y.dtype, np.number):
+            raise ValueError(f"regression targets must be numbers; got dtype {y.dtype}")
+        y = y.astype(dtype)
+        if not np.all(np.isfinite(y)):
+            raise ValueError("regression targets contain NaN or infinity")
+        return y
+
+
+#: The one registry from output activation names to their fused losses.
+LOSSES: dict[str, type[Loss]] = {
+    "sigmoid": BinaryCrossEntropy,
+    "softmax": CategoricalCrossEntropy,
+    "identity": MeanSquaredError,
+}
+
+
+def get_loss(output_activation: str) -> Loss:
+    """The loss that goes with an output activation name."""
+    if not isinstance(output_activation, str) or output_activation not in LOSSES:
+        raise ValueError(
+            f"unknown output_activation {output_activation!r}; allowed: {', '.join(LOSSES)}"
+        )
+    return LOSSES[output_activation]()

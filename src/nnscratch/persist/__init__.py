@@ -1,0 +1,3 @@
+"""Files that outlive a process: the safe archive (``archive``), model files (``modelfile``:
+``save``/``load``) and training checkpoints (``checkpoint``). Loading never runs code.
+"""

@@ -1,0 +1,3 @@
+"""scikit-learn integration (the ``sklearn`` extra): estimators, hyperparameter search and its
+Dask backend.
+"""
