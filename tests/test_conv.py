@@ -8,7 +8,7 @@ import pytest
 
 from nnscratch import ConvNetwork, gradient_check
 from nnscratch.models.conv import DEFAULT_ARCHITECTURE, parse_architecture
-from nnscratch.models.network import NETWORK_CLASSES, network_from_config
+from nnscratch.models.registry import MODEL_CLASSES, model_from_config
 from nnscratch.nn.initializers import he
 from nnscratch.nn.layers import AveragePool2D, Conv2D, Flatten, GlobalAveragePool, MaxPool2D
 
@@ -346,8 +346,8 @@ def test_config_round_trip_and_registry():
         output_activation="softmax",
         seed=5,
     )
-    assert NETWORK_CLASSES["ConvNetwork"] is ConvNetwork
-    twin = network_from_config("ConvNetwork", net.config())
+    assert MODEL_CLASSES["ConvNetwork"] is ConvNetwork
+    twin = model_from_config("ConvNetwork", net.config())
     assert type(twin) is ConvNetwork and twin.config() == net.config()
     for k, p in net.parameters.items():
         np.testing.assert_array_equal(p, twin.parameters[k])  # same seed, same weights
@@ -434,7 +434,7 @@ def test_flat_input_matches_image_input():
     assert cost_a == pytest.approx(cost_b)
     for k in grads_a:
         np.testing.assert_allclose(grads_a[k], grads_b[k], rtol=1e-5)
-    twin = network_from_config("ConvNetwork", flat.config())
+    twin = model_from_config("ConvNetwork", flat.config())
     assert twin.input_shape == (72,)
 
 
@@ -596,7 +596,9 @@ def test_estimator_with_an_architecture():
     ],
 )
 def test_count_weights_without_building(architecture):
-    from nnscratch.models.conv import count_weights
+    from nnscratch.models.conv import ConvNetwork
+
+    count_weights = ConvNetwork.count_weights
 
     for shape in ((9, 8, 2), (64, 64, 3)):
         try:
@@ -608,7 +610,9 @@ def test_count_weights_without_building(architecture):
 
 
 def test_count_weights_of_bad_descriptions_is_none():
-    from nnscratch.models.conv import count_weights
+    from nnscratch.models.conv import ConvNetwork
+
+    count_weights = ConvNetwork.count_weights
 
     assert count_weights({"architecture": "conv8x3-nope"}) is None
     assert count_weights({"architecture": "gap-conv8x3"}) is None  # conv after gap

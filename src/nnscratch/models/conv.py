@@ -49,7 +49,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnscratch.base.validation import check_dtype, check_positive
-from nnscratch.models.network import NETWORK_CLASSES, Network
+from nnscratch.models.network import Network
+from nnscratch.models.registry import register
 from nnscratch.nn.activations import HIDDEN_ACTIVATIONS, get_activation
 from nnscratch.nn.initializers import Initializer, get_initializer
 from nnscratch.nn.layers import (
@@ -209,7 +210,7 @@ def parse_architecture(architecture: str) -> list[tuple[re.Match, Callable]]:
     return parsed
 
 
-def count_weights(config: dict) -> int | None:
+def _count_weights(config: dict) -> int | None:
     """How many parameter values ``ConvNetwork(**config)`` would allocate, worked out from the
     architecture string without building anything (a model-file loader can refuse a forged
     description before it allocates); None when the description is not a valid one."""
@@ -266,6 +267,7 @@ def _check_input_shape(input_shape) -> tuple[int, int, int]:
     return shape
 
 
+@register
 class ConvNetwork(Network):
     """A convolutional network on images X (m, H, W, C), built from an architecture string.
 
@@ -379,6 +381,10 @@ class ConvNetwork(Network):
     def from_config(cls, config: dict) -> ConvNetwork:
         return cls(**config)
 
+    @classmethod
+    def count_weights(cls, config: dict) -> int | None:
+        return _count_weights(config)
+
     def summary(self) -> str:
         """One line per layer: its type, output shape and number of parameters."""
         lines = [f"{'layer':<28}{'output shape':<20}{'parameters':>10}"]
@@ -433,6 +439,3 @@ class ConvNetwork(Network):
             Z += super()._logits(mirrored, batch_size)
             Z *= Z.dtype.type(0.5)
         return Z
-
-
-NETWORK_CLASSES["ConvNetwork"] = ConvNetwork

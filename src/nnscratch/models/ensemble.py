@@ -7,8 +7,9 @@
 On 209 training images one network's test accuracy swings with its seed; the mean of several
 networks' probabilities swings much less. The members' seeds are drawn from
 ``numpy.random.SeedSequence(seed).spawn(K)``, so ensembles with different seeds share no
-member. An ``Ensemble`` is a network class like any other for model files: it is registered
-in ``NETWORK_CLASSES`` and its parameters are the members' under "m<k>." prefixes ("m0.W1").
+member. An ``Ensemble`` is a model class like any other for model files: it is registered
+in ``nnscratch.models.registry`` and its parameters are the members' under "m<k>." prefixes
+("m0.W1").
 """
 
 from __future__ import annotations
@@ -18,13 +19,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from nnscratch.base.validation import check_positive
-from nnscratch.models.network import (
-    NETWORK_CLASSES,
-    PREDICT_BATCH_SIZE,
-    Network,
-    label_accuracy,
-    network_from_config,
-)
+from nnscratch.models.network import PREDICT_BATCH_SIZE, Network, label_accuracy
+from nnscratch.models.registry import class_name_of, model_from_config, register
+from nnscratch.models.registry import count_weights as _count_member_weights
 
 
 def member_seeds(seed: int | None, k: int) -> list[int | None]:
@@ -34,6 +31,7 @@ def member_seeds(seed: int | None, k: int) -> list[int | None]:
     return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(k)]
 
 
+@register
 class Ensemble:
     """The mean of several networks' output probabilities.
 
@@ -91,7 +89,9 @@ class Ensemble:
 
     def config(self) -> dict:
         return {
-            "members": [{"class": _class_name(net), "config": net.config()} for net in self.members]
+            "members": [
+                {"class": class_name_of(net), "config": net.config()} for net in self.members
+            ]
         }
 
     @classmethod
@@ -99,7 +99,20 @@ class Ensemble:
         members = config.get("members") if isinstance(config, dict) else None
         if not isinstance(members, list):
             raise ValueError(f"an Ensemble config needs a 'members' list; got {config!r}")
-        return cls([network_from_config(m["class"], m["config"]) for m in members])
+        return cls([model_from_config(m["class"], m["config"]) for m in members])
+
+    @classmethod
+    def count_weights(cls, config: dict) -> int | None:
+        """The members' weights, as far as their descriptions tell."""
+        members = config.get("members")
+        if not isinstance(members, list):
+            return None
+        counts = [
+            _count_member_weights(m.get("class"), m.get("config")) if isinstance(m, dict) else None
+            for m in members
+        ]
+        known = [c for c in counts if c is not None]
+        return sum(known) if known else None
 
     # ---- training -----------------------------------------------------------------------
     def fit(self, X, y, *, seed: int | None = None, **fit_kwargs) -> list:
@@ -139,13 +152,3 @@ class Ensemble:
 
     def __repr__(self) -> str:
         return f"Ensemble({len(self.members)} x {self.members[0]!r})"
-
-
-def _class_name(net) -> str:
-    for name, cls in NETWORK_CLASSES.items():
-        if type(net) is cls:
-            return name
-    raise ValueError(f"ensemble member class {type(net).__name__} is not in NETWORK_CLASSES")
-
-
-NETWORK_CLASSES["Ensemble"] = Ensemble  # model files rebuild ensembles by this name

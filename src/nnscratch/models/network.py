@@ -26,6 +26,7 @@ from nnscratch.base.validation import (
     check_same_length,
     check_X,
 )
+from nnscratch.models.registry import register
 from nnscratch.nn.activations import (
     HIDDEN_ACTIVATIONS,
     Activation,
@@ -44,6 +45,7 @@ from nnscratch.train import fit as training
 PREDICT_BATCH_SIZE = 1024
 
 
+@register
 class Network:
     """A deep fully connected network trained by backpropagation.
 
@@ -165,12 +167,23 @@ class Network:
     @classmethod
     def from_config(cls, config: dict) -> Network:
         """Inverse of ``config()``. (To rebuild a network of any class from a saved
-        ``{"class": name, "config": ...}`` pair, use ``network_from_config``.)"""
+        ``{"class": name, "config": ...}`` pair, use ``registry.model_from_config``.)"""
         config = dict(config)
         hidden = config.get("hidden_activation")
         if isinstance(hidden, dict):
             config["hidden_activation"] = activation_from_config(hidden)
         return cls(**config)
+
+    @classmethod
+    def count_weights(cls, config: dict) -> int | None:
+        """Weights and biases ``Network(**config)`` would allocate (None: not a valid
+        description); batch norm's few per-unit values are left out."""
+        dims = config.get("layer_dims")
+        if not isinstance(dims, list) or not all(
+            isinstance(n, int) and not isinstance(n, bool) for n in dims
+        ):
+            return None
+        return sum(a * b + b for a, b in zip(dims[:-1], dims[1:], strict=True))
 
     # ---- randomness of training --------------------------------------------------------
     def set_training_rng(self, rng: np.random.Generator) -> None:
@@ -331,17 +344,3 @@ def label_accuracy(pred: np.ndarray, y, output_activation: str) -> float:
         y = y.argmax(axis=1)
     check_same_length(pred, y)
     return float(np.mean(pred == y.reshape(pred.shape)))
-
-
-#: Network classes by name, so that model files can rebuild any of them (a CNN class
-#: registers itself here too).
-NETWORK_CLASSES: dict[str, type[Network]] = {"Network": Network}
-
-
-def network_from_config(class_name: str, config: dict) -> Network:
-    """Rebuild a network from the class name and config a model file stores."""
-    if class_name not in NETWORK_CLASSES:
-        raise ValueError(
-            f"unknown network class {class_name!r}; known: {', '.join(NETWORK_CLASSES)}"
-        )
-    return NETWORK_CLASSES[class_name].from_config(config)

@@ -20,8 +20,8 @@ into gigabytes. ``read_npz`` trusts nothing it has not checked against the file'
 Anything else raises the caller's ``error`` class (``ModelFileError`` for model files) with a
 message that names the file and the problem; no other exception escapes for any input bytes.
 
-``check_network_size`` does the same for the network a file describes: it refuses, before
-building anything, a description whose weights could not fit in the arrays the file holds.
+The network a file describes is size-checked by ``nnscratch.models.registry.check_model_size``
+before it is built; this module knows nothing of models.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import numpy as np
 
 from nnscratch.base.atomic import atomic_write
 
-__all__ = ["check_network_size", "read_npz", "write_npz"]
+__all__ = ["read_npz", "write_npz"]
 
 #: dtype kinds an archive may hold: bool, signed and unsigned integers, floats, complex.
 ALLOWED_KINDS = "biufc"
@@ -188,48 +188,3 @@ def _read_entry(f, info: zipfile.ZipInfo) -> np.ndarray:
     if fortran_order:
         return array.reshape(shape[::-1]).transpose()
     return array.reshape(shape)
-
-
-def _dense_weight_count(class_name: object, config: object) -> int | None:
-    """How many weights the described network would allocate, where the description says
-    (dense ``layer_dims``, a ConvNetwork's architecture, ensembles of such); None when it
-    cannot tell."""
-    if not isinstance(config, dict):
-        return None
-    if class_name == "Ensemble":
-        members = config.get("members")
-        if not isinstance(members, list):
-            return None
-        counts = [
-            _dense_weight_count(m.get("class"), m.get("config")) if isinstance(m, dict) else None
-            for m in members
-        ]
-        known = [c for c in counts if c is not None]
-        return sum(known) if known else None
-    if class_name == "ConvNetwork":
-        from nnscratch.models.conv import count_weights  # worked out from the architecture string
-
-        return count_weights(config)
-    dims = config.get("layer_dims")
-    if not isinstance(dims, list) or not all(
-        isinstance(n, int) and not isinstance(n, bool) for n in dims
-    ):
-        return None
-    return sum(a * b for a, b in zip(dims[:-1], dims[1:], strict=True))
-
-
-#: weights a description may claim beyond what the file stores before it is refused unbuilt
-#: (small mismatches are left to the exact per-array checks, whose messages are clearer)
-SIZE_SLACK = 1 << 20
-
-
-def check_network_size(class_name: object, config: object, stored_elements: int) -> None:
-    """Raise ValueError when the network a file describes would need more weights than the
-    ``stored_elements`` the file's parameter arrays hold (plus ``SIZE_SLACK``): a forged
-    description cannot make the loader allocate memory that the file does not back."""
-    needed = _dense_weight_count(class_name, config)
-    if needed is not None and needed > max(stored_elements, SIZE_SLACK):
-        raise ValueError(
-            f"the described network needs {needed} weights but the file stores only "
-            f"{stored_elements} parameter values"
-        )

@@ -46,8 +46,8 @@ from nnscratch.app.recipe import TrainConfig
 from nnscratch.base.errors import ModelFileError
 from nnscratch.data.preprocessing import ImagePreprocessor
 from nnscratch.models.ensemble import Ensemble
-from nnscratch.models.network import NETWORK_CLASSES, network_from_config
-from nnscratch.persist.archive import check_network_size, read_npz, write_npz
+from nnscratch.models.registry import check_model_size, class_name_of, model_from_config
+from nnscratch.persist.archive import read_npz, write_npz
 from nnscratch.train.callbacks import EarlyStopping
 from nnscratch.train.fit import History
 from nnscratch.train.fit import fit as _fit
@@ -127,13 +127,6 @@ def data_fingerprint(x, y) -> str:
     return digest.hexdigest()
 
 
-def _class_name(model) -> str:
-    for name, cls in NETWORK_CLASSES.items():
-        if type(model) is cls:
-            return name
-    raise ValueError(f"cannot checkpoint a {type(model).__name__}: not in NETWORK_CLASSES")
-
-
 def _split_flat(d: dict, prefix: str, arrays: dict[str, np.ndarray]) -> dict:
     """A flat state dict's scalars (returned) and arrays (into ``arrays`` under ``prefix``)."""
     scalars = {}
@@ -181,7 +174,7 @@ def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> Path:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "nnscratch_version": __version__,
-        "network": {"class": _class_name(ckpt.model), "config": ckpt.model.config()},
+        "network": {"class": class_name_of(ckpt.model), "config": ckpt.model.config()},
         "parameters": list(ckpt.model.parameters),
         "buffers": list(ckpt.model.buffers),
         "train_config": ckpt.config.to_dict(),
@@ -290,8 +283,8 @@ def _parse_model(header: dict, arrays: dict[str, np.ndarray]):
     _expect(isinstance(net, dict) and "class" in net and "config" in net, "no network")
     stored = sum(a.size for k, a in arrays.items() if k.startswith(_PARAM))
     try:
-        check_network_size(net["class"], net["config"], stored)
-        model = network_from_config(net["class"], net["config"])
+        check_model_size(net["class"], net["config"], stored)
+        model = model_from_config(net["class"], net["config"])
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as err:
         raise _Bad(f"cannot rebuild the network ({err})") from None
     for kind, prefix, live in (

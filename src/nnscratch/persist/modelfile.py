@@ -33,8 +33,9 @@ import numpy as np
 from nnscratch.base.batching import in_batches
 from nnscratch.base.errors import ModelFileError
 from nnscratch.data.preprocessing import ImagePreprocessor
-from nnscratch.models.network import NETWORK_CLASSES, Network, label_accuracy, network_from_config
-from nnscratch.persist.archive import check_network_size, read_npz, write_npz
+from nnscratch.models.network import Network, label_accuracy
+from nnscratch.models.registry import check_model_size, class_name_of, model_from_config
+from nnscratch.persist.archive import read_npz, write_npz
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "PREPROCESSORS", "LoadedModel", "load", "save"]
 
@@ -121,16 +122,6 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
 
-def _network_class_name(net) -> str:
-    for name, cls in NETWORK_CLASSES.items():
-        if type(net) is cls:
-            return name
-    raise ValueError(
-        f"cannot save a {type(net).__name__}: its class is not registered in "
-        f"nnscratch.models.network.NETWORK_CLASSES (registered: {', '.join(NETWORK_CLASSES)})"
-    )
-
-
 def _check_array_name(kind: str, name: str) -> None:
     if not name or "/" in name or name.startswith("."):
         raise ValueError(f"{kind} name {name!r} cannot be stored in a model file")
@@ -147,7 +138,7 @@ def save(
     """Write ``net`` (architecture, parameters, buffers) and what goes with it to ``path``.
 
     Args:
-        net: a network whose class is registered in ``NETWORK_CLASSES``.
+        net: a network whose class is registered in ``nnscratch.models.registry``.
         path: the file to write, exactly as given (``numpy.savez`` would add ".npz"; this does
             not). An existing file is replaced atomically.
         preprocessor: a fitted step with ``get_state()`` (e.g. ``ImagePreprocessor``), or None.
@@ -160,7 +151,7 @@ def save(
     header: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "network": {"class": _network_class_name(net), "config": net.config()},
+        "network": {"class": class_name_of(net), "config": net.config()},
     }
     arrays: dict[str, np.ndarray] = {}
     for kind, prefix, source in (
@@ -288,8 +279,8 @@ def load(path: str | os.PathLike[str]) -> LoadedModel:
         raise ModelFileError(f"{path}: the header lacks the network description") from err
     stored = sum(a.size for name, a in arrays.items() if name.startswith(_PARAM))
     try:
-        check_network_size(class_name, config, stored)
-        net = network_from_config(class_name, config)
+        check_model_size(class_name, config, stored)
+        net = model_from_config(class_name, config)
     except _DESCRIPTION_ERRORS as err:
         raise ModelFileError(f"{path}: cannot rebuild the network ({err})") from err
     _copy_into(path, "parameters", net.parameters, header.get("parameters"), arrays, _PARAM)
