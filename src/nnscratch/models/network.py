@@ -190,7 +190,7 @@ class Network:
         """Make ``rng`` the generator of dropout masks (``fit`` does this with its seed)."""
         self.training_rng = rng
         for layer in self.layers:
-            if hasattr(layer, "mask_seed"):
+            if layer.stochastic:
                 layer.rng = rng
 
     @contextlib.contextmanager
@@ -202,7 +202,7 @@ class Network:
             with net.fixed_dropout_masks():
                 result = gradient_check(net, X, y)
         """
-        layers = [layer for layer in self.layers if hasattr(layer, "mask_seed")]
+        layers = [layer for layer in self.layers if layer.stochastic]
         saved = [layer.mask_seed for layer in layers]
         for layer in layers:
             layer.mask_seed = seed

@@ -42,6 +42,16 @@ class Loss:
     def check_output_width(self, n_out: int) -> None:
         """Raise ValueError if this output cannot have n_out units."""
 
+    def decide(self, Z: np.ndarray) -> np.ndarray:
+        """The labels (or values) that logits Z (m, n_L) predict: the one decision rule that
+        every model and estimator uses. (m,) for one output unit or a softmax."""
+        raise NotImplementedError
+
+    def decide_proba(self, P: np.ndarray) -> np.ndarray:
+        """``decide`` for output activations P (m, n_L) that no longer have logits (an
+        ensemble's mean probabilities); the same rule, stated on probabilities."""
+        raise NotImplementedError
+
 
 class BinaryCrossEntropy(Loss):
     """Sigmoid output + binary cross-entropy, the article's ``compute_cost``.
@@ -52,6 +62,16 @@ class BinaryCrossEntropy(Loss):
 
     name = "binary_cross_entropy"
     activation = Sigmoid()
+
+    def decide(self, Z: np.ndarray) -> np.ndarray:
+        """Class 1 where z > 0. On the logit, not on sigmoid(z) >= 0.5: in float32,
+        sigmoid(-1e-9) rounds to exactly 0.5, which would call a negative logit a 1."""
+        labels = (Z > 0).astype(np.int64)
+        return labels[:, 0] if labels.shape[1] == 1 else labels
+
+    def decide_proba(self, P: np.ndarray) -> np.ndarray:
+        labels = (P > 0.5).astype(np.int64)  # z > 0 exactly when sigmoid(z) > 1/2
+        return labels[:, 0] if labels.ndim == 2 and labels.shape[1] == 1 else labels
 
     def cost(self, Z: np.ndarray, Y: np.ndarray) -> float:
         per_element = np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))
@@ -80,6 +100,13 @@ class CategoricalCrossEntropy(Loss):
 
     name = "categorical_cross_entropy"
     activation = Softmax()
+
+    def decide(self, Z: np.ndarray) -> np.ndarray:
+        """The class of the largest logit (softmax keeps the order; the first on ties)."""
+        return Z.argmax(axis=1)
+
+    def decide_proba(self, P: np.ndarray) -> np.ndarray:
+        return P.argmax(axis=1)
 
     def check_output_width(self, n_out: int) -> None:
         if n_out < 2:
@@ -125,6 +152,12 @@ class MeanSquaredError(Loss):
 
     name = "mean_squared_error"
     activation = Identity()
+
+    def decide(self, Z: np.ndarray) -> np.ndarray:
+        """The predicted values themselves ((m,) for one output unit)."""
+        return Z[:, 0] if Z.shape[1] == 1 else Z
+
+    decide_proba = decide
 
     def cost(self, Z: np.ndarray, Y: np.ndarray) -> float:
         diff = Z.astype(np.float64) - Y  # (m, n_L): float64 so a diverging run gives inf, not

@@ -570,7 +570,7 @@ def _set_training_rng(net, rng: np.random.Generator | None) -> None:
         setter(rng)
     else:
         for layer in net.layers:
-            if hasattr(layer, "mask_seed"):
+            if layer.stochastic:
                 layer.rng = rng
 
 

@@ -24,6 +24,12 @@ class Layer:
     index: int = 0
     params: dict[str, np.ndarray]
 
+    #: True for layers that draw random numbers while training (dropout masks, random
+    #: shifts). A stochastic layer has ``rng`` (the generator the model points at its
+    #: training stream) and ``mask_seed`` (when not None, every training-mode forward pass
+    #: draws the same numbers from it, so that a gradient check sees a fixed function).
+    stochastic: bool = False
+
     def forward(self, A_prev: np.ndarray, training: bool = False) -> tuple[np.ndarray, Any]:
         """A_prev (m, ...) -> (A (m, ...), cache for backward)."""
         raise NotImplementedError

@@ -20,6 +20,8 @@ from nnscratch.nn.layers.base import Layer
 
 
 class Dropout(Layer):
+    stochastic = True
+
     def __init__(self, keep_prob: float, *, index: int, rng: np.random.Generator | None = None):
         keep_prob = float(keep_prob)
         if not (0 < keep_prob <= 1):

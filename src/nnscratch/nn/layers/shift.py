@@ -23,6 +23,8 @@ from nnscratch.nn.layers.base import Layer
 class RandomShift(Layer):
     """Translate each image by up to ``max_shift`` pixels along H and W (training only)."""
 
+    stochastic = True
+
     def __init__(self, max_shift: int, *, index: int = 0, rng: np.random.Generator | None = None):
         if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)):
             raise ValueError(f"max_shift must be an integer >= 1; got {max_shift!r}")
