@@ -19,6 +19,34 @@ def check_dtype(dtype) -> np.dtype:
     return dt
 
 
+#: The largest seed: numpy's SeedSequence takes any integer >= 0, scikit-learn's random_state
+#: any below 2**32; one rule for both, everywhere a seed is taken.
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed, name: str = "seed", *, allow_none: bool = True) -> int | None:
+    """The one rule for a seed, used by every entry point (networks, fit, ensembles, the
+    recipe, estimators, the search space, the command line): an integer in 0..2**32-1, or
+    None (fresh randomness) where ``allow_none``."""
+    if seed is None and allow_none:
+        return None
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, numbers.Integral)
+        or not (0 <= seed <= MAX_SEED)
+    ):
+        allowed = f"an integer from 0 to {MAX_SEED}" + (" or None" if allow_none else "")
+        raise ValueError(f"{name} must be {allowed}; got {seed!r}")
+    return int(seed)
+
+
+def check_flag(name: str, value) -> bool:
+    """A True/False option (numpy booleans too; not 0/1 or strings)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
 def check_layer_dims(layer_dims) -> list[int]:
     try:
         dims = list(layer_dims)
