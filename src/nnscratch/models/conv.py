@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnscratch.base.validation import check_dtype, check_positive
+from nnscratch.base.validation import check_dtype, check_flag, check_positive, check_seed
 from nnscratch.models.network import Network
 from nnscratch.models.registry import register
 from nnscratch.nn.activations import HIDDEN_ACTIVATIONS, get_activation
@@ -310,17 +310,15 @@ class ConvNetwork(Network):
         flat_input: bool = False,
     ):
         self.image_shape = _check_input_shape(input_shape)
-        for name, flag in (("flip_average", flip_average), ("flat_input", flat_input)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False; got {flag!r}")
-        self.flip_average, self.flat_input = bool(flip_average), bool(flat_input)
+        self.flip_average = check_flag("flip_average", flip_average)
+        self.flat_input = check_flag("flat_input", flat_input)
         self.input_shape = (math.prod(self.image_shape),) if flat_input else self.image_shape
         self.dtype = check_dtype(dtype)
         self.loss = get_loss(output_activation)
         self.output_activation = output_activation
         self.n_outputs = check_positive("n_outputs", n_outputs, integer=True)
         self.loss.check_output_width(self.n_outputs)
-        self.init, self.seed = init, seed
+        self.init, self.seed = init, check_seed(seed)
         self.predict_batch_size = check_positive(
             "predict_batch_size", predict_batch_size, integer=True
         )

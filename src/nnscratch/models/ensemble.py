@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nnscratch.base.validation import check_positive
+from nnscratch.base.validation import check_positive, check_seed
 from nnscratch.models.network import PREDICT_BATCH_SIZE, Network, label_accuracy
 from nnscratch.models.registry import class_name_of, model_from_config, register
 from nnscratch.models.registry import count_weights as _count_member_weights
@@ -26,7 +26,7 @@ from nnscratch.models.registry import count_weights as _count_member_weights
 
 def member_seeds(seed: int | None, k: int) -> list[int | None]:
     """K independent seeds derived from one (None stays None: fresh randomness)."""
-    if seed is None:
+    if check_seed(seed) is None:
         return [None] * k
     return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(k)]
 

@@ -21,9 +21,11 @@ import numpy as np
 
 from nnscratch.base.validation import (
     check_dtype,
+    check_flag,
     check_layer_dims,
     check_positive,
     check_same_length,
+    check_seed,
     check_X,
 )
 from nnscratch.models.registry import register
@@ -92,14 +94,12 @@ class Network:
                 f"allowed: {', '.join(HIDDEN_ACTIVATIONS)}"
             )
         self.hidden_activation = get_activation(hidden_activation)
-        self.init, self.init_scale, self.seed = init, init_scale, seed
+        self.init, self.init_scale, self.seed = init, init_scale, check_seed(seed)
         initializer = get_initializer(init, init_scale)
         rng = np.random.default_rng(seed)
         L = len(self.layer_dims) - 1
         self.dropout = check_keep_probs(dropout, L - 1)
-        if not isinstance(batch_norm, (bool, np.bool_)):
-            raise ValueError(f"batch_norm must be True or False; got {batch_norm!r}")
-        self.batch_norm = bool(batch_norm)
+        self.batch_norm = check_flag("batch_norm", batch_norm)
         # dropout masks (and fit's shuffles and flips when it gets no seed) come from here
         self.training_rng = np.random.default_rng(None if seed is None else [seed, 1])
 

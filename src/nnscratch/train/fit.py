@@ -26,7 +26,13 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from nnscratch.base.errors import TrainingDivergedError
-from nnscratch.base.validation import all_finite, check_positive, check_same_length, check_X
+from nnscratch.base.validation import (
+    all_finite,
+    check_positive,
+    check_same_length,
+    check_seed,
+    check_X,
+)
 from nnscratch.train.augment import flip_horizontal, image_view
 from nnscratch.train.callbacks import Callback, EarlyStopping, PrintCost
 from nnscratch.train.optimizers import Optimizer, get_optimizer, is_weight
@@ -555,9 +561,7 @@ def _training_rngs(net, seed) -> list[np.random.Generator]:
             net.training_rng = rng
         entropy = rng.integers(0, 2**63, size=4)
     else:
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be an integer >= 0 or None; got {seed!r}")
-        entropy = int(seed)
+        entropy = check_seed(seed)
     return [np.random.default_rng(s) for s in np.random.SeedSequence(entropy).spawn(4)]
 
 
