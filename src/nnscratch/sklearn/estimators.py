@@ -339,7 +339,8 @@ class _BaseMLP(BaseEstimator):
 
     def _logits(self, X) -> np.ndarray:
         """Z_L (n_samples, n_outputs) for new X, in inference mode, a batch at a time."""
-        return self.network_.logits(self._checked_X(X))
+        X = self._checked_X(X)  # first: an unfitted estimator has no network_
+        return self.network_.logits(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -456,7 +457,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict_proba(self, X) -> np.ndarray:
         """(n_samples, n_classes) class probabilities, columns in the order of ``classes_``."""
-        P = self.network_.predict_proba(self._checked_X(X))
+        X = self._checked_X(X)
+        P = self.network_.predict_proba(X)
         if P.ndim == 1:  # one sigmoid unit: the probability of classes_[1]
             return np.column_stack([1 - P, P])
         return P
@@ -469,7 +471,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def predict(self, X) -> np.ndarray:
         """(n_samples,) predicted labels, taken from ``classes_`` by the network's decision
         rule (``loss.decide``: logit > 0 for two classes, the largest logit for more)."""
-        return self.classes_[self.network_.predict(self._checked_X(X))]
+        X = self._checked_X(X)
+        return self.classes_[self.network_.predict(X)]
 
 
 class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
@@ -505,7 +508,8 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
 
     def predict(self, X) -> np.ndarray:
         """(n_samples,) predictions, or (n_samples, n_outputs) for several outputs."""
-        return self.network_.predict(self._checked_X(X))
+        X = self._checked_X(X)
+        return self.network_.predict(X)
 
 
 def _draw_glorot_uniform_biases(net: Network, rng: np.random.Generator) -> None:
