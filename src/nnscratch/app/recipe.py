@@ -22,7 +22,8 @@ import numpy as np
 from nnscratch.base.batching import in_batches
 from nnscratch.data.preprocessing import ImagePreprocessor
 from nnscratch.models.ensemble import Ensemble
-from nnscratch.models.network import Network, label_accuracy
+from nnscratch.models.network import Network
+from nnscratch.nn import metrics
 
 __all__ = ["DEFAULT_LAYERS", "TrainConfig", "TrainResult", "train_cats"]
 
@@ -269,8 +270,8 @@ class TrainResult:
         return self._through("predict_proba", images)
 
     def accuracy(self, images, labels) -> float:
-        pred = self._through("predict", images)
-        return label_accuracy(pred, labels, self.model.output_activation)
+        """Fraction of correct labels for raw images (the model's own decision rule)."""
+        return metrics.accuracy(self._through("predict", images), labels)
 
     def _through(self, method: str, images) -> np.ndarray:
         predict = getattr(self.model, method)

@@ -1,5 +1,7 @@
 """The networks users build: ``Network`` (the article's L-layer network), ``ConvNetwork`` and
-``Ensemble``, each the maths of ``nnscratch.nn`` plus ``fit`` from ``nnscratch.train``.
+``Ensemble``. ``Network`` and ``ConvNetwork`` each lay out a list of layers for the one model
+core, ``nnscratch.nn.model.Sequential``, and get ``fit`` from ``nnscratch.train`` through
+``models.trainable.TrainableSequential``; all three implement ``nnscratch.nn.model.Model``.
 """
 
 from nnscratch.models.conv import ConvNetwork

@@ -10,9 +10,10 @@ images".
 ``CAT_RECIPE`` is the cross-validated recipe for the cat images (three such networks, averaged
 with ``nnscratch.Ensemble``; ``nnscratch train --model cnn`` trains it).
 
-A ConvNetwork is a ``Network`` whose layers come from the string instead of ``layer_dims``:
-everything else (forward, backward, the fused loss, fit, predict, gradient checks, model files)
-is the same machinery. Inputs are images, channels-last: X (m, H, W, C).
+A ConvNetwork, like ``Network``, is a ``Sequential`` (``nnscratch.nn.model``) whose layers come
+from the string instead of ``layer_dims``: everything else (forward, backward, the fused loss,
+fit, predict, gradient checks, model files) is the same machinery. Inputs are images,
+channels-last: X (m, H, W, C).
 
 Architecture grammar: tokens joined by "-", applied in order to the input image:
 
@@ -49,8 +50,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnscratch.base.validation import check_dtype, check_flag, check_positive, check_seed
-from nnscratch.models.network import Network
 from nnscratch.models.registry import register
+from nnscratch.models.trainable import TrainableSequential
 from nnscratch.nn.activations import HIDDEN_ACTIVATIONS, get_activation
 from nnscratch.nn.initializers import Initializer, get_initializer
 from nnscratch.nn.layers import (
@@ -68,7 +69,6 @@ from nnscratch.nn.layers import (
     Unflatten,
 )
 from nnscratch.nn.layers.conv import pad_amounts
-from nnscratch.nn.losses import get_loss
 
 #: The cat recipe, chosen by 3-fold cross-validation (x 2 repeats) on the 209 training images
 #: only, among 7 trained recipes each scored plain and flip-averaged (``benchmarks/select_cnn.py``,
@@ -268,7 +268,7 @@ def _check_input_shape(input_shape) -> tuple[int, int, int]:
 
 
 @register
-class ConvNetwork(Network):
+class ConvNetwork(TrainableSequential):
     """A convolutional network on images X (m, H, W, C), built from an architecture string.
 
     Args:
@@ -312,20 +312,16 @@ class ConvNetwork(Network):
         self.image_shape = _check_input_shape(input_shape)
         self.flip_average = check_flag("flip_average", flip_average)
         self.flat_input = check_flag("flat_input", flat_input)
-        self.input_shape = (math.prod(self.image_shape),) if flat_input else self.image_shape
-        self.dtype = check_dtype(dtype)
-        self.loss = get_loss(output_activation)
-        self.output_activation = output_activation
-        self.n_outputs = check_positive("n_outputs", n_outputs, integer=True)
-        self.loss.check_output_width(self.n_outputs)
+        dtype = check_dtype(dtype)
+        n_outputs = check_positive("n_outputs", n_outputs, integer=True)
         self.init, self.seed = init, check_seed(seed)
         self.predict_batch_size = check_positive(
             "predict_batch_size", predict_batch_size, integer=True
         )
         parsed = parse_architecture(architecture)
-        # dropout masks (and fit's shuffles and flips when it gets no seed) come from here,
-        # seeded like Network's
-        self.training_rng = np.random.default_rng(None if seed is None else [seed, 1])
+        # dropout masks and shifts (and fit's shuffles and flips when it gets no seed) come
+        # from here, seeded like Network's
+        training_rng = np.random.default_rng(None if seed is None else [seed, 1])
         self.architecture = "-".join(match[0] for match, _ in parsed)
 
         state = _BuildState(
@@ -333,32 +329,27 @@ class ConvNetwork(Network):
             index=0,
             init=get_initializer(init),
             rng=np.random.default_rng(seed),
-            dtype=self.dtype,
-            training_rng=self.training_rng,
+            dtype=dtype,
+            training_rng=training_rng,
         )
         layers: list[Layer] = [Unflatten(self.image_shape)] if flat_input else []
-        self.layer_shapes: list[tuple[int, ...]] = [self.image_shape] if flat_input else []
         for match, builder in parsed:
             try:
                 for layer in builder(match, state):
                     state.shape = layer.output_shape(state.shape)
                     layers.append(layer)
-                    self.layer_shapes.append(state.shape)
             except ValueError as err:
                 raise ValueError(
                     f"architecture {self.architecture!r}, token {match[0]!r}: {err}"
                 ) from err
-        for layer in _dense_layers(self.n_outputs, state):  # the output layer
-            state.shape = layer.output_shape(state.shape)
-            layers.append(layer)
-            self.layer_shapes.append(state.shape)
-        self.layers = layers
-        names = [f"{name}{layer.index}" for layer in layers for name in layer.params]
-        if len(names) != len(set(names)):
-            raise ValueError(
-                f"architecture {self.architecture!r} gives two parameters the same name "
-                f"(e.g. two bn after one layer); parameters: {names}"
-            )
+        layers += _dense_layers(n_outputs, state)  # the output layer
+        super().__init__(
+            layers,
+            input_shape=(math.prod(self.image_shape),) if flat_input else self.image_shape,
+            output_activation=output_activation,
+            dtype=dtype,
+            training_rng=training_rng,
+        )
 
     # ---- description ------------------------------------------------------------------
     def config(self) -> dict:
@@ -402,37 +393,21 @@ class ConvNetwork(Network):
         )
 
     # ---- training -----------------------------------------------------------------------
-    def fit(self, X, y, learning_rate: float = 0.0075, iterations: int | None = None, **kwargs):
-        """``Network.fit`` (see ``nnscratch.train.fit.fit``); with ``flat_input``,
-        ``augment_flip`` gets ``image_shape`` from the network."""
+    def _fit_kwargs(self, kwargs: dict) -> dict:
+        """With ``flat_input``, ``augment_flip`` gets ``image_shape`` from the network."""
         if self.flat_input and kwargs.get("augment_flip") and kwargs.get("image_shape") is None:
-            kwargs["image_shape"] = self.image_shape
-        return super().fit(X, y, learning_rate=learning_rate, iterations=iterations, **kwargs)
+            kwargs = {**kwargs, "image_shape": self.image_shape}
+        return kwargs
 
-    # ---- backward -----------------------------------------------------------------------
-    def backward(self, dZ_L: np.ndarray, caches: list) -> dict[str, np.ndarray]:
-        """As ``Network.backward``, but a layer's input gradient is computed only when a layer
-        before it has parameters: after an ``Unflatten`` or ``RandomShift`` first layer, the
-        first convolution skips its col2im, and those layers are not run backward at all."""
-        assert len(caches) == len(self.layers), "one cache per layer"
-        has_params = [bool(layer.params) for layer in self.layers]
-        grads: dict[str, np.ndarray] = {}
-        dA = dZ_L
-        for position in range(len(self.layers) - 1, -1, -1):
-            if not any(has_params[: position + 1]):
-                break  # nothing from here down has parameters
-            layer = self.layers[position]
-            need = any(has_params[:position])
-            dA, layer_grads = layer.backward(dA, caches[position], need_input_grad=need)
-            for name, g in layer_grads.items():
-                grads[f"{name}{layer.index}"] = g
-        return grads
-
-    # ---- prediction in bounded memory ---------------------------------------------------
-    def _logits(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
-        batch_size = min(batch_size, self.predict_batch_size)
+    # ---- inference: predict_batch_size and flip averaging ------------------------------
+    def _logits(self, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """``Sequential._logits``, at most ``predict_batch_size`` images at a time (fewer if
+        ``batch_size`` says so); with ``flip_average``, the mean of the logits of X and of its
+        mirror images (W reversed)."""
+        if batch_size is None or batch_size > self.predict_batch_size:
+            batch_size = self.predict_batch_size
         Z = super()._logits(X, batch_size)
-        if self.flip_average:  # the mirror images: W reversed
+        if self.flip_average:
             mirrored = X.reshape(-1, *self.image_shape)[:, :, ::-1].reshape(X.shape)
             Z += super()._logits(mirrored, batch_size)
             Z *= Z.dtype.type(0.5)

@@ -19,9 +19,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from nnscratch.base.validation import check_positive, check_seed
-from nnscratch.models.network import PREDICT_BATCH_SIZE, Network, label_accuracy
+from nnscratch.models.network import Network
 from nnscratch.models.registry import class_name_of, model_from_config, register
 from nnscratch.models.registry import count_weights as _count_member_weights
+from nnscratch.nn import metrics
+from nnscratch.nn.losses import get_loss
+from nnscratch.nn.model import PREDICT_BATCH_SIZE, Sequential
 
 
 def member_seeds(seed: int | None, k: int) -> list[int | None]:
@@ -33,13 +36,18 @@ def member_seeds(seed: int | None, k: int) -> list[int | None]:
 
 @register
 class Ensemble:
-    """The mean of several networks' output probabilities.
+    """The mean of several networks' output probabilities; a ``nnscratch.nn.model.Model``.
 
     Args:
-        members: networks with the same input shape, output width and output activation.
+        members: networks (``Sequential`` models: ``Network``, ``ConvNetwork``) with the same
+            input shape, output width and output activation.
+
+    Attributes:
+        loss: the members' output loss; its ``decide_proba`` turns the mean probabilities
+            into labels.
     """
 
-    def __init__(self, members: Sequence[Network]):
+    def __init__(self, members: Sequence[Sequential]):
         members = list(members)
         if not members:
             raise ValueError("an Ensemble needs at least one member network; got none")
@@ -60,6 +68,7 @@ class Ensemble:
         self.input_shape = tuple(first.input_shape)
         self.n_outputs = first.n_outputs
         self.output_activation = first.output_activation
+        self.loss = get_loss(self.output_activation)
         self.dtype = first.dtype
         self.layer_dims = list(getattr(first, "layer_dims", []))
 
@@ -130,22 +139,30 @@ class Ensemble:
         return histories
 
     # ---- prediction ---------------------------------------------------------------------
-    def predict_proba(self, X, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
-        """The mean of the members' ``predict_proba(X)``: (m,) for one sigmoid unit."""
+    def _mean_proba(self, X, batch_size: int) -> np.ndarray:
+        """(m, n_L) float64: the mean of the members' output activations, each computed in
+        float64 from the member's logits (in float32, sigmoid(-1e-9) would round to 0.5)."""
         total = None
         for net in self.members:
-            P = np.asarray(net.predict_proba(X, batch_size), dtype=np.float64)
+            Z = net.logits(X, batch_size).astype(np.float64)
+            P = self.loss.activation.forward(Z)
             total = P if total is None else total + P
-        return (total / len(self.members)).astype(self.dtype, copy=False)
+        return total / len(self.members)
+
+    def predict_proba(self, X, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
+        """The mean of the members' probabilities, in the ensemble's dtype: (m,) for one
+        sigmoid unit, else (m, n_L)."""
+        P = self._mean_proba(X, batch_size).astype(self.dtype, copy=False)
+        return P[:, 0] if P.shape[1] == 1 else P
 
     def predict(self, X, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
-        P = self.predict_proba(X, batch_size)
-        if self.output_activation == "sigmoid":
-            return (P >= 0.5).astype(np.int64)
-        return P.argmax(axis=1)
+        """``loss.decide_proba`` of the mean probabilities (computed in float64): 0/1 for
+        sigmoid (class 1 where the mean is > 0.5), class indices for softmax (argmax)."""
+        return self.loss.decide_proba(self._mean_proba(X, batch_size))
 
     def accuracy(self, X, y) -> float:
-        return label_accuracy(self.predict(X), y, self.output_activation)
+        """Fraction of correct labels."""
+        return metrics.accuracy(self.predict(X), y)
 
     def __len__(self) -> int:
         return len(self.members)

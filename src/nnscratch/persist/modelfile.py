@@ -33,8 +33,9 @@ import numpy as np
 from nnscratch.base.batching import in_batches
 from nnscratch.base.errors import ModelFileError
 from nnscratch.data.preprocessing import ImagePreprocessor
-from nnscratch.models.network import Network, label_accuracy
+from nnscratch.models.network import Network
 from nnscratch.models.registry import check_model_size, class_name_of, model_from_config
+from nnscratch.nn import metrics
 from nnscratch.persist.archive import read_npz, write_npz
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "PREPROCESSORS", "LoadedModel", "load", "save"]
@@ -84,12 +85,14 @@ class LoadedModel:
         return self._through("predict_proba", X)
 
     def predict(self, X) -> np.ndarray:
+        """The network's labels (its ``loss.decide``) for raw X."""
         return self._through("predict", X)
 
     def accuracy(self, X, y) -> float:
+        """Fraction of correct labels for raw X (classification outputs only)."""
         if self.network.output_activation == "identity":
             return self.network.accuracy(self.transform(X), y)  # its error: not a classifier
-        return label_accuracy(self.predict(X), y, self.network.output_activation)
+        return metrics.accuracy(self.predict(X), y)
 
     def _through(self, method: str, X) -> np.ndarray:
         """``network.<method>`` of the preprocessed X, ``RAW_BATCH_SIZE`` raw samples at a

@@ -331,11 +331,16 @@ class _BaseMLP(BaseEstimator):
         self._train(X, Y, epochs=1 if incremental else int(self.max_iter), incremental=incremental)
         return self
 
-    def _logits(self, X) -> np.ndarray:
-        """Z_L (n_samples, n_outputs) for new X, in inference mode."""
+    def _checked_X(self, X) -> np.ndarray:
+        """New X (n_samples, n_features) checked against the fitted one, in the network's
+        dtype."""
         check_is_fitted(self, "network_")
-        X = validate_data(self, X, reset=False, dtype=self.network_.dtype, order="C")
-        return self.network_.forward(X, training=False)[0]
+        return validate_data(self, X, reset=False, dtype=self.network_.dtype, order="C")
+
+    def _logits(self, X) -> np.ndarray:
+        """Z_L (n_samples, n_outputs) for new X, in inference mode, a batch at a time."""
+        X = self._checked_X(X)  # first: an unfitted estimator has no network_
+        return self.network_.logits(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -452,10 +457,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict_proba(self, X) -> np.ndarray:
         """(n_samples, n_classes) class probabilities, columns in the order of ``classes_``."""
-        Z = self._logits(X)
-        P = self.network_.loss.activation.forward(Z)
-        if P.shape[1] == 1:
-            return np.hstack([1 - P, P])
+        X = self._checked_X(X)
+        P = self.network_.predict_proba(X)
+        if P.ndim == 1:  # one sigmoid unit: the probability of classes_[1]
+            return np.column_stack([1 - P, P])
         return P
 
     def predict_log_proba(self, X) -> np.ndarray:
@@ -464,10 +469,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.log(self.predict_proba(X))
 
     def predict(self, X) -> np.ndarray:
-        """(n_samples,) predicted labels, taken from ``classes_``."""
-        Z = self._logits(X)
-        index = (Z[:, 0] > 0).astype(np.intp) if Z.shape[1] == 1 else Z.argmax(axis=1)
-        return self.classes_[index]
+        """(n_samples,) predicted labels, taken from ``classes_`` by the network's decision
+        rule (``loss.decide``: logit > 0 for two classes, the largest logit for more)."""
+        X = self._checked_X(X)
+        return self.classes_[self.network_.predict(X)]
 
 
 class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
@@ -503,8 +508,8 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
 
     def predict(self, X) -> np.ndarray:
         """(n_samples,) predictions, or (n_samples, n_outputs) for several outputs."""
-        Z = self._logits(X)
-        return Z[:, 0] if Z.shape[1] == 1 else Z
+        X = self._checked_X(X)
+        return self.network_.predict(X)
 
 
 def _draw_glorot_uniform_biases(net: Network, rng: np.random.Generator) -> None:

@@ -1,8 +1,8 @@
 """Layers: each one a forward/backward pair over samples-first arrays.
 
 A layer maps A_prev -> A in ``forward`` and returns the cache its ``backward`` needs;
-``backward`` maps dA -> dA_prev and the gradients of the layer's own parameters. The network
-(``nnscratch.models.network``) chains them: that chain is the article's ``L_model_forward`` and
+``backward`` maps dA -> dA_prev and the gradients of the layer's own parameters. The model core
+(``nnscratch.nn.model.Sequential``) chains them: that chain is the article's ``L_model_forward`` and
 ``L_model_backward``.
 """
 
