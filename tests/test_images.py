@@ -124,7 +124,9 @@ def test_palette_with_and_without_transparency(tmp_path):
     img.save(opaque)
     img.save(keyed, transparency=1)  # palette entry 1 is transparent
     colors = {0: [10, 20, 30], 1: [200, 0, 0], 2: [0, 90, 0]}
-    np.testing.assert_array_equal(read_image(opaque), [[colors[0], colors[1]], [colors[2], colors[1]]])
+    np.testing.assert_array_equal(
+        read_image(opaque), [[colors[0], colors[1]], [colors[2], colors[1]]]
+    )
     np.testing.assert_array_equal(
         read_image(keyed), [[colors[0], [255] * 3], [colors[2], [255] * 3]]
     )  # transparent -> white
@@ -138,7 +140,9 @@ def test_palette_with_and_without_transparency(tmp_path):
 
 
 def test_rgba_is_composited_on_white_or_kept(tmp_path):
-    pixels = np.array([[[0, 0, 0, 255], [0, 0, 0, 0], [0, 0, 0, 128], [40, 80, 120, 255]]], np.uint8)
+    pixels = np.array(
+        [[[0, 0, 0, 255], [0, 0, 0, 0], [0, 0, 0, 128], [40, 80, 120, 255]]], np.uint8
+    )
     path = tmp_path / "rgba.png"
     Image.fromarray(pixels).save(path)
     rgb = read_image(path)
@@ -195,7 +199,12 @@ def _quadrants(height: int, width: int) -> np.ndarray:
     """(height, width, 3): four flat quadrants of distinct colours, so a rotation shows."""
     a = np.zeros((height, width, 3), np.uint8)
     h, w = height // 2, width // 2
-    a[:h, :w], a[:h, w:], a[h:, :w], a[h:, w:] = (250, 0, 0), (0, 250, 0), (0, 0, 250), (250, 250, 0)
+    a[:h, :w], a[:h, w:], a[h:, :w], a[h:, w:] = (
+        (250, 0, 0),
+        (0, 250, 0),
+        (0, 0, 250),
+        (250, 250, 0),
+    )
     return a
 
 
@@ -243,6 +252,7 @@ def test_resize_to_any_size_and_channels_axis(tmp_path):
     Image.fromarray(_quadrants(10, 14)).save(path)
     got = read_image(path, size=(31, 7))
     assert got.shape == (31, 7, 3) and got.dtype == np.uint8
+    assert got.flags.writeable and got.flags.c_contiguous
     assert read_image(path, size=(5, 5), color="grayscale").shape == (5, 5, 1)
     np.testing.assert_array_equal(read_image(path, size=(10, 14)), _quadrants(10, 14))
 
@@ -258,6 +268,23 @@ def test_fifo_is_refused_at_once(tmp_path):
     start = time.monotonic()
     _refused(fifo, "FIFO", "only regular files")
     assert time.monotonic() - start < 5, "refused without waiting for a writer"
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_fifo_swapped_in_after_the_stat_check_is_refused_at_once(tmp_path, monkeypatch):
+    # the path passes os.stat as a regular file, then is a FIFO when opened: the opened
+    # descriptor is checked again, and opening it does not wait for a writer
+    fifo, regular = tmp_path / "pipe.png", tmp_path / "regular.png"
+    os.mkfifo(fifo)
+    regular.write_bytes(b"x")
+    real_stat = os.stat
+    monkeypatch.setattr(
+        os, "stat", lambda p, *a, **k: real_stat(regular if str(p) == str(fifo) else p, *a, **k)
+    )
+    start = time.monotonic()
+    _refused(fifo, "FIFO", "only regular files")
+    assert time.monotonic() - start < 5
 
 
 def test_directory_device_missing_and_empty_files_are_refused(tmp_path):
@@ -447,5 +474,5 @@ def test_predict_classifies_the_good_files_and_names_the_bad(mixed, tmp_path):
     errors = proc.stderr.splitlines()
     bad = [(fifo, "FIFO"), (mixed["bomb.png"], "pixels"), (mixed["notes.txt"], "not an image")]
     assert len(errors) == len(bad), proc.stderr
-    for line, (path, what) in zip(errors, bad):
+    for line, (path, what) in zip(errors, bad, strict=True):
         assert f"cannot read image {path}: " in line and what in line, line

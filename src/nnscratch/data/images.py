@@ -188,7 +188,9 @@ def read_images(
     size, mode = _check_size(size), _check_color(color)
     max_pixels = _check_max_pixels(max_pixels)
     if on_bad_file not in ON_BAD_FILE:
-        raise ValueError(f"on_bad_file must be one of {', '.join(ON_BAD_FILE)}; got {on_bad_file!r}")
+        raise ValueError(
+            f"on_bad_file must be one of {', '.join(ON_BAD_FILE)}; got {on_bad_file!r}"
+        )
     images, read, refused = [], [], []
     for path in map(os.fspath, paths):
         try:
@@ -370,10 +372,8 @@ def _decode(path: str, img, size, mode, Image, ImageOps) -> np.ndarray:
     if mode is not None:
         img = _to_mode(img, mode, Image)
     if size is not None and img.size != (size[1], size[0]):
-        img = img.resize(
-            (size[1], size[0]), Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP
-        )
-    array = np.asarray(img, dtype=np.uint8)
+        img = img.resize((size[1], size[0]), Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+    array = np.array(img, dtype=np.uint8)  # a writable copy (Pillow's buffer is read-only)
     return array[:, :, None] if array.ndim == 2 else array
 
 
