@@ -1,7 +1,9 @@
 """``nnscratch predict MODEL IMAGE...``: the probability and label of each image file.
 
-Any image Pillow reads (JPEG, PNG, ...) is converted to RGB, resized to the model's input
-(64 x 64 for the cat classifier) and passed through the model's saved preprocessor.
+Each image file (JPEG, PNG, ...) is read as RGB by ``nnscratch.data.images``, resized to the
+model's input (64 x 64 for the cat classifier) and passed through the model's saved
+preprocessor. A file that cannot be read is reported by name on stderr and the others are still
+classified; the exit status is then 1.
 """
 
 from __future__ import annotations
@@ -15,26 +17,15 @@ from nnscratch.app.commands import _common as c
 
 
 def read_image(path: str, size: tuple[int, int]) -> np.ndarray:
-    """One image file as (H, W, 3) uint8 RGB resized to ``size`` = (H, W).
+    """One image file as (H, W, 3) uint8 RGB resized to ``size`` = (H, W), by the library's one
+    reader (``nnscratch.data.images``: EXIF orientation applied, 16-bit and float images
+    rescaled, transparency on white).
 
-    Raises DataError naming the file when it is missing or not an image Pillow can read."""
-    from PIL import Image, UnidentifiedImageError
+    Raises DataError naming the file when it is missing, not a regular file, not an image,
+    truncated, or declares too many pixels; it never blocks on a FIFO."""
+    from nnscratch.data.images import read_image as read
 
-    from nnscratch.base.errors import DataError
-
-    try:
-        with Image.open(path) as img:
-            rgb = img.convert("RGB")
-            resized = rgb.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-            return np.asarray(resized, dtype=np.uint8)
-    except FileNotFoundError:
-        raise DataError(f"cannot read image {path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"cannot read image {path}: it is a directory") from None
-    except UnidentifiedImageError:
-        raise DataError(f"cannot read image {path}: not an image file Pillow recognises") from None
-    except (OSError, ValueError, SyntaxError) as err:  # truncated or corrupt image data
-        raise DataError(f"cannot read image {path}: {err}") from None
+    return read(path, size, color="rgb")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
