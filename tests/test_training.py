@@ -93,9 +93,10 @@ def test_unshuffled_mini_batches_are_consecutive_slices():
 class IdRecordingNetwork(Network):
     """Records which samples (by the id in column 0) each training batch held."""
 
-    def _cost_and_gradients(self, X, Y, training=True):
-        self.batches.append(X[:, 0].astype(int).tolist())
-        return super()._cost_and_gradients(X, Y, training)
+    def forward(self, X, training=False):
+        if training:
+            self.batches.append(X[:, 0].astype(int).tolist())
+        return super().forward(X, training)
 
 
 def test_each_epoch_is_a_fresh_permutation():

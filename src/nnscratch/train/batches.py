@@ -1,0 +1,56 @@
+"""The (mini-)batches of an epoch, gathered without allocating."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnscratch.train.augment import flip_horizontal
+
+
+class Batches:
+    """Batches of ``batch_size`` samples of X (m, ...) and Y (m, n_L); the last one of an
+    epoch holds the m % batch_size left over (when there are some).
+
+    ``batch(order, start)`` is samples ``start .. start + batch_size - 1`` of the epoch's
+    ``order`` (a permutation of the m samples, or None: their stored order), gathered into
+    buffers reused from batch to batch. With ``flip_rng`` each image of the batch is flipped
+    left-right with probability 1/2 (``image_shape`` = (H, W, C) unflattens (m, H*W*C)
+    inputs). The full batch without flips is X and Y themselves, never copied.
+    """
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        batch_size: int,
+        flip_rng: np.random.Generator | None = None,
+        image_shape: tuple[int, ...] | None = None,
+    ):
+        self.X, self.Y, self.m = X, Y, X.shape[0]
+        self.size = min(batch_size, self.m)
+        self.flip_rng, self.image_shape = flip_rng, image_shape
+        self.whole = self.size == self.m and flip_rng is None
+        if not self.whole:
+            self._X = np.empty((self.size, *X.shape[1:]), dtype=X.dtype)
+            self._Y = np.empty((self.size, Y.shape[1]), dtype=Y.dtype)
+
+    def starts(self, offset: int = 0) -> range:
+        """Where the epoch's batches start, from sample ``offset`` of the epoch on."""
+        return range(offset, self.m, self.size)
+
+    def batch(self, order: np.ndarray | None, start: int) -> tuple[np.ndarray, np.ndarray]:
+        """(X_batch (n, ...), Y_batch (n, n_L)), n = min(batch_size, m - start): views of
+        reused buffers, valid until the next call."""
+        if self.whole:
+            return self.X, self.Y
+        n = min(self.size, self.m - start)
+        if order is not None:
+            idx = order[start : start + n]
+            Xb = np.take(self.X, idx, axis=0, out=self._X[:n])
+            Yb = np.take(self.Y, idx, axis=0, out=self._Y[:n])
+        else:
+            Xb, Yb = self.X[start : start + n], self.Y[start : start + n]
+        if self.flip_rng is not None:
+            which = self.flip_rng.random(n) < 0.5
+            Xb = flip_horizontal(Xb, which, self.image_shape, out=self._X[:n])
+        return Xb, Yb
