@@ -39,8 +39,9 @@ def train_step(
         grads  one array per parameter, same key and shape: "W1" (n_1, n_x), "b1" (n_1,), ...
 
     Args:
-        net: the model: ``forward(X, training)`` -> (Z_L, caches), ``backward(dZ_L, caches)``
-            -> grads, ``loss`` and ``parameters`` (the live arrays, updated in place).
+        net: the model: ``_cost_and_gradients(X, Y, training)`` -> (cost, grads), which is
+            ``forward`` -> ``loss.cost`` -> ``backward``, and ``parameters`` (the live arrays,
+            updated in place).
         optimizer: moves the parameters (``GradientDescent`` is the article's
             ``update_parameters``: p -= learning_rate * dp).
         learning_rate: this step's learning rate (a schedule's value); None: the optimizer's.
@@ -53,11 +54,9 @@ def train_step(
         ``TrainingDivergedError``). Buffers (batch norm's running statistics) are updated by
         the training-mode forward pass in either case.
     """
-    Z_L, caches = net.forward(X, training=True)  # L_model_forward
-    cost = net.loss.cost(Z_L, Y)  # compute_cost
-    dZ_L = net.loss.output_gradient(net.loss.activation.forward(Z_L), Y)
-    grads = net.backward(dZ_L, caches)  # L_model_backward
-    del Z_L, caches, dZ_L  # spent: freed before the update
+    # L_model_forward -> compute_cost -> L_model_backward, the model core's one chain
+    # (nnscratch.nn.model.Sequential: forward, loss.cost, loss.output_gradient, backward)
+    cost, grads = net._cost_and_gradients(X, Y, training=True)
     params = net.parameters
     if l2 is not None:
         cost += l2.cost(params)
