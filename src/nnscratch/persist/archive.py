@@ -29,10 +29,9 @@ into gigabytes. ``read_npz`` trusts nothing it has not checked against the file'
   executed) must declare a numeric or boolean dtype (no Python objects, no structured types)
   and a shape whose size in bytes is exactly what the entry holds, so memory is only ever
   allocated for bytes that are really there;
-- the zip's CRC-32 of every entry is checked, so a flipped bit is found, not loaded.
-
-- the header entry must be there, be UTF-8 JSON (not nested too deeply to parse) and hold an
-  object.
+- the zip's CRC-32 of every entry is checked, so a flipped bit is found, not loaded;
+- (``read_archive``) the header entry must be there, be UTF-8 JSON (not nested too deeply to
+  parse) and hold an object.
 
 Anything else raises the caller's ``error`` class (``ModelFileError`` for model files) with a
 message that names the file and the problem; no other exception escapes for any input bytes.
