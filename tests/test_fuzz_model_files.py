@@ -15,6 +15,7 @@ import io
 import json
 import os
 import pickle
+import re
 import struct
 import tempfile
 import time
@@ -412,7 +413,8 @@ def _checkpoint_bytes() -> bytes:
                 Grab.state = self.training_state.state_dict()
 
     net.fit(X, labels, callbacks=[Grab()], **config.fit_kwargs())
-    ckpt = Checkpoint(net, config, pre, data_fingerprint(images, labels), 0, [], Grab.state)
+    settings = config.to_dict()
+    ckpt = Checkpoint(net, settings, pre, data_fingerprint(images, labels), 0, [], Grab.state)
     with tempfile.TemporaryDirectory() as d:
         return save_checkpoint(Path(d) / "c.npz", ckpt).read_bytes()
 
@@ -423,17 +425,21 @@ def checkpoint_bytes() -> bytes:
 
 
 def test_valid_checkpoint_loads(target, checkpoint_bytes):
+    from nnscratch.app.runs import RunCheckpoint, load_run_checkpoint
     from nnscratch.persist.checkpoint import Checkpoint, load_checkpoint
 
     ckpt = _load_safely(target, checkpoint_bytes, load_checkpoint)
     assert isinstance(ckpt, Checkpoint)
     assert ckpt.iteration == 3
+    run_ckpt = _load_safely(target, checkpoint_bytes, load_run_checkpoint)
+    assert isinstance(run_ckpt, RunCheckpoint)
+    assert run_ckpt.iteration == 3 and run_ckpt.config.optimizer == "adam"
 
 
 @FUZZ_CHECKPOINTS
 @given(data=st.data())
 def test_damaged_checkpoints(target, checkpoint_bytes, data):
-    from nnscratch.persist.checkpoint import Checkpoint, load_checkpoint
+    from nnscratch.app.runs import RunCheckpoint, load_run_checkpoint
 
     raw = bytearray(checkpoint_bytes)
     how = data.draw(st.sampled_from(["truncate", "flip", "overwrite"]))
@@ -450,15 +456,15 @@ def test_damaged_checkpoints(target, checkpoint_bytes, data):
         at = data.draw(st.integers(0, len(raw) - 1))
         junk = data.draw(st.binary(min_size=1, max_size=64))
         raw[at : at + len(junk)] = junk
-    result = _load_safely(target, bytes(raw), load_checkpoint)
-    assert isinstance(result, (Checkpoint, ModelFileError))
+    result = _load_safely(target, bytes(raw), load_run_checkpoint)
+    assert isinstance(result, (RunCheckpoint, ModelFileError))
 
 
 @FUZZ_CHECKPOINTS
 @given(data=st.data())
 def test_mutated_checkpoint_descriptions(target, checkpoint_bytes, data):
+    from nnscratch.app.runs import RunCheckpoint, load_run_checkpoint
     from nnscratch.persist.checkpoint import HEADER_KEY as CKPT_KEY
-    from nnscratch.persist.checkpoint import Checkpoint, load_checkpoint
 
     arrays = _arrays(checkpoint_bytes)
     header = json.loads(arrays[CKPT_KEY].tobytes())
@@ -472,5 +478,70 @@ def test_mutated_checkpoint_descriptions(target, checkpoint_bytes, data):
     )
     _apply_edits(header, edits)
     arrays[CKPT_KEY] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    result = _load_safely(target, _npz(arrays), load_checkpoint)
-    assert isinstance(result, (Checkpoint, ModelFileError))
+    result = _load_safely(target, _npz(arrays), load_run_checkpoint)
+    assert isinstance(result, (RunCheckpoint, ModelFileError))
+
+
+def _checkpoint_with_header(checkpoint_bytes: bytes, change) -> bytes:
+    from nnscratch.persist.checkpoint import HEADER_KEY as CKPT_KEY
+
+    arrays = _arrays(checkpoint_bytes)
+    header = json.loads(arrays[CKPT_KEY].tobytes())
+    change(header)
+    arrays[CKPT_KEY] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    return _npz(arrays)
+
+
+@pytest.mark.parametrize(
+    "settings, problem",
+    [
+        ({"wings": 2}, "training configuration is invalid .*wings"),
+        ({"learning_rate": -1.0}, "training configuration is invalid .*learning_rate"),
+        ({"layers": "abc"}, "training configuration is invalid"),
+        ({"model": "cnn", "architecture": {"conv": 3}}, "training configuration is invalid"),
+        ({"optimizer": "gd"}, "invalid optimizer state .*gd"),
+        ({"optimizer": "no-such"}, "invalid optimizer state"),
+    ],
+)
+def test_the_run_checks_the_settings_the_checkpoint_keeps(
+    target, checkpoint_bytes, settings, problem
+):
+    """The checkpoint stores the run's settings as a plain JSON object; the application
+    (``load_run_checkpoint``) checks them as a recipe, the optimizer state against its
+    optimizer included."""
+    from nnscratch.app.runs import load_run_checkpoint
+    from nnscratch.persist.checkpoint import Checkpoint, load_checkpoint
+
+    data = _checkpoint_with_header(checkpoint_bytes, lambda h: h["train_config"].update(settings))
+    plain = _load_safely(target, data, load_checkpoint)
+    assert isinstance(plain, Checkpoint) and plain.settings.items() >= settings.items()
+    err = _load_safely(target, data, load_run_checkpoint)
+    assert isinstance(err, ModelFileError)
+    assert str(err).startswith(f"{target} is not an nnscratch checkpoint: ")
+    assert re.search(problem, str(err)), str(err)
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (lambda h: h.update(train_config=[1, 2]), "settings .* not a JSON object"),
+        (lambda h: h["preprocessor"].update(kind="Whitener"), "unknown preprocessor kind"),
+        (lambda h: h.update(preprocessor=None), "preprocessor state is not a JSON object"),
+        (lambda h: h["progress"]["optimizer"].pop("t"), "lacks its step count"),
+    ],
+)
+def test_checkpoint_content_errors_name_the_problem(target, checkpoint_bytes, change, problem):
+    from nnscratch.persist.checkpoint import load_checkpoint
+
+    err = _load_safely(target, _checkpoint_with_header(checkpoint_bytes, change), load_checkpoint)
+    assert isinstance(err, ModelFileError)
+    assert re.search(problem, str(err)), str(err)
+
+
+def test_unknown_preprocessor_kind_in_a_model_file(target):
+    def change(header):
+        header["preprocessor"]["state"]["kind"] = "Whitener"
+
+    err = _load_safely(target, _with_header(change))
+    assert isinstance(err, ModelFileError)
+    assert "unknown preprocessor kind 'Whitener'; known: ImagePreprocessor" in str(err)

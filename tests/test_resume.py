@@ -26,7 +26,7 @@ import pytest
 from nnscratch import Network, load
 from nnscratch.app.interrupts import InterruptFlag
 from nnscratch.app.recipe import TrainConfig, train_cats
-from nnscratch.app.runs import RunDirectory, TrainingInterrupted
+from nnscratch.app.runs import RunDirectory, TrainingInterrupted, load_run_checkpoint
 from nnscratch.persist.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from nnscratch.train.callbacks import Callback
 
@@ -185,7 +185,7 @@ def test_run_directory_trains_exactly_like_the_recipe(tmp_path):
         np.testing.assert_array_equal(checkpointed.model.parameters[key], a, err_msg=key)
     assert [h.to_dict() for h in plain.histories] == [h.to_dict() for h in
                                                       checkpointed.histories]  # fmt: skip
-    ckpt = load_checkpoint(tmp_path / "run" / CHECKPOINT_NAME)  # the finished run's
+    ckpt = load_run_checkpoint(tmp_path / "run" / CHECKPOINT_NAME)  # the finished run's
     assert ckpt.finished and ckpt.every == 3 and ckpt.config == RECIPE
 
     # interrupted in the second network, resumed: the same again
@@ -220,9 +220,9 @@ def test_checkpoint_round_trip_is_exact(tmp_path):
     run = RunDirectory.create(tmp_path / "run")
     with pytest.raises(TrainingInterrupted):
         run.train(RECIPE, x, y, callbacks=[CtrlC()], interrupt=interrupt)
-    ckpt = load_checkpoint(run.checkpoint_path)
+    ckpt = load_run_checkpoint(run.checkpoint_path)
     save_checkpoint(tmp_path / "copy.npz", ckpt)
-    again = load_checkpoint(tmp_path / "copy.npz")
+    again = load_run_checkpoint(tmp_path / "copy.npz")
     assert again.config == ckpt.config and again.member == ckpt.member == 0
     assert again.iteration == 7 and again.data_sha256 == ckpt.data_sha256
     for key, a in ckpt.model.parameters.items():
@@ -309,7 +309,7 @@ _SAVER = textwrap.dedent(
     nets = [Network([2000, 400, 1], seed=s) for s in (0, 1)]
     pre = ImagePreprocessor().fit(np.zeros((2, 2000), dtype=np.uint8))
     config = TrainConfig(layers=(400,), ensemble=1)
-    checkpoints = [Checkpoint(n, config, pre, "0" * 64) for n in nets]
+    checkpoints = [Checkpoint(n, config.to_dict(), pre, "0" * 64) for n in nets]
     save(nets[0], model_path)
     save_checkpoint(checkpoint_path, checkpoints[0])
     print("ready", flush=True)

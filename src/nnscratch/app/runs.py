@@ -9,9 +9,11 @@ resuming a run exactly where it stopped.
     result = run.train(run.checkpoint.config, x_train, y_train, every=100)
 
 A run directory holds ``checkpoint.npz`` (``nnscratch.persist.checkpoint``) while a run is
-unfinished; ``RunDirectory.train`` replaces it atomically (``nnscratch.base.atomic``) at the start,
-every ``every`` updates of each network and when a network finishes (when given ``every``), and
-always on Ctrl-C or SIGTERM (``nnscratch.app.interrupts``), so whatever kills the process, the
+unfinished: a ``RunCheckpoint``, whose settings are the run's ``TrainConfig`` as a dict
+(``load_run_checkpoint`` reads one and checks those settings as a recipe).
+``RunDirectory.train`` replaces it atomically (``nnscratch.base.atomic``) at the start, every
+``every`` updates of each network and when a network finishes (when given ``every``), and always
+on Ctrl-C or SIGTERM (``nnscratch.app.interrupts``), so whatever kills the process, the
 directory holds the last complete checkpoint, never a torn one. Resuming rebuilds the run from
 it and continues the training loop from the same update, so the final parameters are bitwise
 those of the run that was never interrupted (same machine and thread settings).
@@ -20,12 +22,14 @@ those of the run that was never interrupted (same machine and thread settings).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from nnscratch.app.interrupts import InterruptFlag
@@ -41,10 +45,56 @@ from nnscratch.persist.checkpoint import (
     members_of,
     save_checkpoint,
 )
+from nnscratch.persist.layout import DESCRIPTION_ERRORS
 from nnscratch.train.callbacks import Callback
 from nnscratch.train.fit import History
+from nnscratch.train.optimizers import get_optimizer
 
-__all__ = ["CheckpointCallback", "RunDirectory", "TrainingInterrupted"]
+__all__ = [
+    "CheckpointCallback",
+    "RunCheckpoint",
+    "RunDirectory",
+    "TrainingInterrupted",
+    "load_run_checkpoint",
+]
+
+
+@dataclass
+class RunCheckpoint(Checkpoint):
+    """The checkpoint of a run of the cat recipe: ``settings`` is its ``TrainConfig.to_dict()``
+    and ``config`` that ``TrainConfig``."""
+
+    @classmethod
+    def of(cls, ckpt: Checkpoint) -> RunCheckpoint:
+        """``ckpt`` as a run's checkpoint (the same fields; ``config`` unchecked)."""
+        return cls(**{f.name: getattr(ckpt, f.name) for f in fields(Checkpoint)})
+
+    @functools.cached_property
+    def config(self) -> TrainConfig:
+        """The run's recipe, built from ``settings`` (``load_run_checkpoint`` checks it)."""
+        return TrainConfig(**self.settings)
+
+
+def load_run_checkpoint(path: str | os.PathLike[str]) -> RunCheckpoint:
+    """``load_checkpoint(path)`` with its settings checked as the run's ``TrainConfig`` and
+    its optimizer state as that recipe's optimizer's. Raises ``ModelFileError`` naming the
+    file and the problem."""
+    ckpt = RunCheckpoint.of(load_checkpoint(path))
+    try:
+        config = ckpt.config
+    except DESCRIPTION_ERRORS as err:
+        raise ModelFileError(
+            f"{path} is not an nnscratch checkpoint: its training configuration is invalid ({err})"
+        ) from None
+    if ckpt.progress is not None:  # a dry run of the recipe's optimizer on the state
+        try:
+            optimizer = get_optimizer(config.optimizer, learning_rate=config.learning_rate)
+            optimizer.load_state_dict(ckpt.progress["optimizer"])
+        except DESCRIPTION_ERRORS as err:
+            raise ModelFileError(
+                f"{path} is not an nnscratch checkpoint: invalid optimizer state ({err})"
+            ) from None
+    return ckpt
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -82,7 +132,7 @@ class CheckpointCallback(Callback):
         return None
 
 
-def _check_order(ckpt: Checkpoint, m: int) -> None:
+def _check_order(ckpt: RunCheckpoint, m: int) -> None:
     """The checkpointed epoch permutation must cover the training samples ``fit`` will use."""
     order = ckpt.progress.get("order") if ckpt.progress else None
     if order is None:
@@ -105,7 +155,7 @@ class RunDirectory:
     written.
     """
 
-    def __init__(self, path: Path, created: list[Path], checkpoint: Checkpoint | None = None):
+    def __init__(self, path: Path, created: list[Path], checkpoint: RunCheckpoint | None = None):
         self.path = Path(path)
         self.created = created  # directories made by create(), innermost first
         self.checkpoint = checkpoint
@@ -155,7 +205,7 @@ class RunDirectory:
                 f"{path} holds no {CHECKPOINT_NAME}"
                 + ("; it is a finished run (model.npz is there)" if finished else "")
             )
-        return cls(path, [], load_checkpoint(ckpt_path))
+        return cls(path, [], load_run_checkpoint(ckpt_path))
 
     def discard_if_empty(self) -> None:
         """Remove the directories ``create`` made, where they are still empty."""
@@ -250,7 +300,7 @@ class RunDirectory:
             s["histories"] = histories
         ckpt = Checkpoint(
             model=s["model"],
-            config=s["config"],
+            settings=s["config"].to_dict(),
             preprocessor=s["pre"],
             data_sha256=s["sha"],
             member=self.member,

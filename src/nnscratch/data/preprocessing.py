@@ -8,7 +8,9 @@ Layout: one example per row. Inputs are (m, n) or (m, H, W, C) (any (m, ...) wor
 are (m, n_features) with n_features the product of the per-example shape.
 
 The fitted state is plain arrays and JSON-able scalars (``get_state`` / ``from_state``), so a
-model file can store it in an .npz without pickle.
+model file can store it in an .npz without pickle. ``PREPROCESSORS`` is the registry of
+preprocessing classes by the "kind" their state records; ``preprocessor_from_state`` rebuilds
+any of them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["ImagePreprocessor"]
+__all__ = ["PREPROCESSORS", "ImagePreprocessor", "preprocessor_from_state"]
 
 # name -> output dtype; the names are what get_state() records.
 OUTPUT_DTYPES: dict[str, type[np.floating[Any]]] = {
@@ -233,6 +235,19 @@ class ImagePreprocessor:
             if not (np.isfinite(step.std_).all() and (step.std_ > 0).all()):
                 raise ValueError("preprocessor state 'std' holds values that are not finite > 0")
         return step
+
+
+#: Preprocessing classes by the "kind" their ``get_state()`` records; each has ``from_state``.
+PREPROCESSORS: dict[str, type] = {_STATE_KIND: ImagePreprocessor}
+
+
+def preprocessor_from_state(state: dict[str, Any]):
+    """The fitted step a ``get_state()`` dict describes, rebuilt by the class its "kind" names.
+    Raises ValueError for an unknown kind (naming the known ones) or a bad state."""
+    kind = state.get("kind")
+    if not isinstance(kind, str) or kind not in PREPROCESSORS:
+        raise ValueError(f"unknown preprocessor kind {kind!r}; known: {', '.join(PREPROCESSORS)}")
+    return PREPROCESSORS[kind].from_state(state)
 
 
 def _scalar(value: Any) -> Any:

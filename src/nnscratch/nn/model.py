@@ -86,6 +86,27 @@ class Model(Protocol):
         ...
 
 
+def cost_and_gradients(
+    model, X: np.ndarray, Y: np.ndarray, training: bool = True
+) -> tuple[float, dict[str, np.ndarray]]:
+    """The article's forward -> compute_cost -> backward chain, for any model with
+    ``forward``, ``backward`` and a fused ``loss``; every gradient in the library (training
+    steps, gradient checks) comes from here.
+
+        Z_L, caches = model.forward(X)           L_model_forward       Z_L (m, n_L)
+        cost = loss.cost(Z_L, Y)                 compute_cost          a float
+        dZ_L = (A_L - Y) / m                     the fused output gradient
+        grads = model.backward(dZ_L, caches)     L_model_backward      {"W1": (n_1, n_x), ...}
+
+    X (m, ...) must already be of the model's dtype and Y encoded (m, n_L).
+    """
+    Z_L, caches = model.forward(X, training)
+    cost = model.loss.cost(Z_L, Y)
+    dZ_L = model.loss.output_gradient(model.loss.activation.forward(Z_L), Y)
+    del Z_L  # spent: freed before backward allocates the gradients
+    return cost, model.backward(dZ_L, caches)
+
+
 class Sequential:
     """Layers applied in order, then the loss fused with the output activation.
 
@@ -238,11 +259,7 @@ class Sequential:
 
     def _cost_and_gradients(self, X: np.ndarray, Y: np.ndarray, training: bool = True):
         """Checked inputs: X (m, *input_shape) of the model's dtype, Y encoded (m, n_L)."""
-        Z_L, caches = self.forward(X, training)
-        cost = self.loss.cost(Z_L, Y)
-        A_L = self.loss.activation.forward(Z_L)
-        grads = self.backward(self.loss.output_gradient(A_L, Y), caches)
-        return cost, grads
+        return cost_and_gradients(self, X, Y, training)
 
     def cost_and_gradients(self, X, y) -> tuple[float, dict[str, np.ndarray]]:
         """The cost on (X, y) in training mode and its gradient for every parameter (same

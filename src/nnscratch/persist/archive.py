@@ -1,7 +1,21 @@
-"""Archives of plain arrays (.npz) that are safe to read from anyone.
+"""Archives of plain arrays (.npz) that are safe to read from anyone, and the one scheme of
+model files and checkpoints on top: a JSON header plus named arrays.
 
+    MODEL = ArchiveFormat("nnscratch-model", 1, "__nnscratch__", "an nnscratch model file")
+    MODEL.write(path, {"network": ...}, {"param/W1": W1, ...})     # atomic
+    model = MODEL.read(path, parse)        # parse(header, arrays) -> the loaded object
+
+    write_archive(path, "__nnscratch__", header, arrays)             # the same, unstamped
+    header, arrays = read_archive(path, "__nnscratch__", error=ModelFileError)
     write_npz(path, {"param/W1": W1, ...})      # atomic, uncompressed, numbers only
     arrays = read_npz(path, error=ModelFileError)
+
+The header is a JSON object (``nnscratch.base.jsonio``) stored as the uint8 array
+``header_key`` holding its UTF-8 bytes; every other entry is a numeric array. An
+``ArchiveFormat`` stamps its header with ``format``, ``format_version`` and
+``nnscratch_version``, and on reading refuses another format and a newer version before its
+``parse`` sees the content. ``parse`` raises ``Malformed`` (``expect(condition, message)``)
+for content that breaks the format's rules; the reader turns it into the caller's error.
 
 Model files and checkpoints are .npz archives (zip files of .npy arrays). ``numpy.load`` with
 ``allow_pickle=False`` already refuses pickled objects, but it trusts the sizes a file
@@ -15,7 +29,9 @@ into gigabytes. ``read_npz`` trusts nothing it has not checked against the file'
   executed) must declare a numeric or boolean dtype (no Python objects, no structured types)
   and a shape whose size in bytes is exactly what the entry holds, so memory is only ever
   allocated for bytes that are really there;
-- the zip's CRC-32 of every entry is checked, so a flipped bit is found, not loaded.
+- the zip's CRC-32 of every entry is checked, so a flipped bit is found, not loaded;
+- (``read_archive``) the header entry must be there, be UTF-8 JSON (not nested too deeply to
+  parse) and hold an object.
 
 Anything else raises the caller's ``error`` class (``ModelFileError`` for model files) with a
 message that names the file and the problem; no other exception escapes for any input bytes.
@@ -32,13 +48,28 @@ import stat
 import struct
 import warnings
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
+from nnscratch.base import jsonio
 from nnscratch.base.atomic import atomic_write
+from nnscratch.base.errors import ModelFileError
 
-__all__ = ["read_npz", "write_npz"]
+__all__ = [
+    "ArchiveFormat",
+    "Malformed",
+    "expect",
+    "read_archive",
+    "read_npz",
+    "write_archive",
+    "write_npz",
+]
+
+T = TypeVar("T")
 
 #: dtype kinds an archive may hold: bool, signed and unsigned integers, floats, complex.
 ALLOWED_KINDS = "biufc"
@@ -188,3 +219,138 @@ def _read_entry(f, info: zipfile.ZipInfo) -> np.ndarray:
     if fortran_order:
         return array.reshape(shape[::-1]).transpose()
     return array.reshape(shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# the scheme: a JSON header plus named arrays
+
+
+def write_archive(
+    path: str | os.PathLike[str],
+    header_key: str,
+    header: dict,
+    arrays: dict[str, np.ndarray],
+    *,
+    allow_nan: bool = False,
+) -> None:
+    """Write ``header`` (a JSON-able dict, see ``nnscratch.base.jsonio``) as the entry
+    ``header_key`` beside ``arrays``, atomically (``write_npz``).
+
+    Raises ValueError naming the problem when the header cannot be stored as JSON (an unknown
+    type, NaN or an infinity without ``allow_nan``) or an array is not numeric; nothing is
+    written then.
+    """
+    if not isinstance(header, dict):
+        raise ValueError(f"an archive's header is a dict; got {type(header).__name__}")
+    if header_key in arrays:
+        raise ValueError(f"array name {header_key!r} is the header's")
+    try:
+        text = jsonio.dumps(header, allow_nan=allow_nan)
+    except ValueError as err:
+        raise ValueError(f"cannot store the description as JSON: {err}") from None
+    raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    write_npz(path, {**arrays, header_key: raw})
+
+
+def read_archive(
+    path: str | os.PathLike[str],
+    header_key: str,
+    *,
+    error: type[Exception] = ValueError,
+    what: str = "a valid archive",
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """The header (a dict) and the other arrays of an archive ``write_archive`` wrote.
+
+    Raises ``error`` ("<path> is not <what>: <the problem>") for everything ``read_npz``
+    refuses, and when the header entry is missing, is not a 1-D uint8 array, is not UTF-8 JSON
+    (or is nested too deeply to parse) or is not a JSON object.
+    """
+    arrays = read_npz(path, error=error, what=what)
+    raw = arrays.pop(header_key, None)
+
+    def refuse(problem: str) -> Exception:
+        return error(f"{path} is not {what}: {problem}")
+
+    if raw is None:
+        raise refuse(f"it has no {header_key!r} entry (it holds {sorted(arrays)[:5]})")
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise refuse(f"its {header_key!r} entry is {raw.dtype} {raw.shape}, not UTF-8 bytes")
+    try:
+        header = jsonio.loads(raw.tobytes())
+    except ValueError as err:
+        raise refuse(f"its description is corrupt: {err}") from None
+    if not isinstance(header, dict):
+        raise refuse(f"its description is a JSON {type(header).__name__}, not an object")
+    return header, arrays
+
+
+class Malformed(Exception):
+    """Content of an archive that breaks its format's rules; the message says which.
+    ``ArchiveFormat.read`` turns it into the format's error, naming the file."""
+
+
+def expect(condition: bool, message: str) -> None:
+    """Raise ``Malformed(message)`` unless ``condition``."""
+    if not condition:
+        raise Malformed(message)
+
+
+@dataclass(frozen=True)
+class ArchiveFormat:
+    """One kind of archive: its header names the format and its version.
+
+    Attributes:
+        name: stored as the header's "format" (e.g. "nnscratch-model").
+        version: the format version written; files of versions 1..version are read.
+        header_key: the header's entry (e.g. "__nnscratch__").
+        what: what a file of this format is, for messages ("an nnscratch model file").
+        allow_nan: whether the header may hold NaN and infinities.
+        error: the exception class a bad file raises.
+    """
+
+    name: str
+    version: int
+    header_key: str
+    what: str
+    allow_nan: bool = False
+    error: type[Exception] = ModelFileError
+
+    def write(
+        self, path: str | os.PathLike[str], header: dict, arrays: dict[str, np.ndarray]
+    ) -> Path:
+        """``write_archive`` with the header stamped with "format", "format_version" and
+        "nnscratch_version"; returns ``path``."""
+        from nnscratch.base.version import __version__
+
+        stamp = {"format": self.name, "format_version": self.version}
+        stamped = {**stamp, "nnscratch_version": __version__, **header}
+        write_archive(path, self.header_key, stamped, arrays, allow_nan=self.allow_nan)
+        return Path(path)
+
+    def read(
+        self, path: str | os.PathLike[str], parse: Callable[[dict, dict[str, np.ndarray]], T]
+    ) -> T:
+        """``parse(header, arrays)`` of the file at ``path``, after ``read_archive`` and the
+        format's checks: "format" must be ``name`` and "format_version" an int in
+        1..``version``. Raises ``error`` naming the file for a file of another format or a
+        newer version and for the ``Malformed`` content ``parse`` reports."""
+        header, arrays = read_archive(path, self.header_key, error=self.error, what=self.what)
+        if header.get("format") != self.name:
+            raise self.error(
+                f"{path} is not {self.what} (its header names format "
+                f"{header.get('format')!r}, not {self.name!r})"
+            )
+        version = header.get("format_version")
+        if not jsonio.is_int(version) or version < 1:
+            raise self.error(f"{path} is not {self.what}: invalid format_version {version!r}")
+        if version > self.version:
+            raise self.error(
+                f"{path} was written by a newer nnscratch ({self.name} format version "
+                f"{version}, written by nnscratch {header.get('nnscratch_version', '?')}); this "
+                f"version reads format versions up to {self.version}. Upgrade nnscratch to "
+                "load it."
+            )
+        try:
+            return parse(header, arrays)
+        except Malformed as err:
+            raise self.error(f"{path} is not {self.what}: {err}") from None

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from nnscratch.base import jsonio
 
 
 def int_at_least(minimum: int, what: str = "") -> Callable[[str], int]:
@@ -134,22 +135,9 @@ def add_data_option(parser: argparse.ArgumentParser) -> None:
 
 
 def print_json(obj: dict) -> None:
-    """One JSON object on one line of stdout (the last line a command prints)."""
-    print(json.dumps(obj, sort_keys=False, default=_json_default), flush=True)
-
-
-def _json_default(value):
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, tuple):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+    """One JSON object on one line of stdout (the last line a command prints), in the package's
+    one encoding (``nnscratch.base.jsonio``: numpy values, tuples, paths; NaN as ``NaN``)."""
+    print(jsonio.dumps(obj, allow_nan=True), flush=True)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,151 @@
+"""How a model and a fitted state lie in an archive; model files and checkpoints share it.
+
+    header, arrays = {}, {}
+    put_model(net, header, arrays)       # header: "network", "parameters", "buffers";
+                                         # arrays: param/<name>, buffer/<name>
+    header["preprocessor"] = put_state(pre.get_state(), PRE, arrays)
+    net = take_model(header, arrays)     # size-checked, rebuilt, arrays copied in exactly
+    pre = take_preprocessor(header["preprocessor"], arrays)
+
+A flat state dict (a preprocessor's ``get_state()``, an optimizer's ``state_dict()``) is split
+by ``put_state``: its arrays go into the archive under a prefix, the rest (JSON-able scalars)
+into the header; ``take_state`` joins them again. The ``take_*`` functions raise
+``Malformed`` (``nnscratch.persist.archive``) for anything that does not fit, which the
+format's reader turns into a ``ModelFileError`` naming the file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nnscratch.data.preprocessing import preprocessor_from_state
+from nnscratch.models.registry import check_model_size, class_name_of, model_from_config
+from nnscratch.persist.archive import Malformed, expect
+
+__all__ = [
+    "BUFFER",
+    "DESCRIPTION_ERRORS",
+    "PARAM",
+    "PRE",
+    "prefixed",
+    "put_model",
+    "put_state",
+    "take_model",
+    "take_preprocessor",
+    "take_state",
+]
+
+PARAM, BUFFER, PRE = "param/", "buffer/", "preprocessor/"
+
+#: What building objects from a forged description can raise; each becomes ``Malformed``.
+DESCRIPTION_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    ArithmeticError,  # OverflowError among them
+    RecursionError,
+    MemoryError,
+)
+
+_KINDS = (("parameters", PARAM), ("buffers", BUFFER))
+
+
+def _check_name(what: str, name: str) -> None:
+    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+        raise ValueError(f"{what} name {name!r} cannot be stored in an archive")
+
+
+def prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    """The arrays under ``prefix``, by the rest of their names."""
+    return {k[len(prefix) :]: a for k, a in arrays.items() if k.startswith(prefix)}
+
+
+# ---- a model ---------------------------------------------------------------------------------
+
+
+def put_model(model, header: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Describe ``model`` (its registered class and ``config()``) and list its parameter and
+    buffer names in ``header``; put the arrays into ``arrays`` ("param/W1", "buffer/..."). Raises
+    ValueError for a name that cannot be an archive entry."""
+    header["network"] = {"class": class_name_of(model), "config": model.config()}
+    for kind, prefix in _KINDS:
+        source = getattr(model, kind)
+        header[kind] = list(source)
+        for name, array in source.items():
+            _check_name(kind[:-1], name)
+            arrays[prefix + name] = np.asarray(array)
+
+
+def take_model(header: dict, arrays: dict[str, np.ndarray]):
+    """The model ``put_model`` described, rebuilt from its class and config once
+    ``check_model_size`` has found the stored parameters enough for it, with its parameters
+    and buffers copied in exactly (same names, shapes and dtypes, or ``Malformed``)."""
+    desc = header.get("network")
+    expect(
+        isinstance(desc, dict) and "class" in desc and "config" in desc,
+        "its header lacks the network description",
+    )
+    stored = sum(a.size for a in prefixed(arrays, PARAM).values())
+    try:
+        check_model_size(desc["class"], desc["config"], stored)
+        model = model_from_config(desc["class"], desc["config"])
+    except DESCRIPTION_ERRORS as err:
+        raise Malformed(f"cannot rebuild the network ({err})") from None
+    for kind, prefix in _KINDS:
+        _copy_into(kind, getattr(model, kind), header.get(kind, []), prefixed(arrays, prefix))
+    return model
+
+
+def _copy_into(kind: str, live: dict[str, np.ndarray], names, stored: dict[str, np.ndarray]):
+    expect(
+        isinstance(names, list)
+        and all(isinstance(n, str) for n in names)
+        and set(names) == set(live),
+        f"the file's {kind} {names!r} do not match the network's {sorted(live)}",
+    )
+    for name, target in live.items():
+        array = stored.get(name)
+        expect(array is not None, f"{kind[:-1]} {name!r} is missing from the file")
+        expect(
+            array.shape == target.shape and array.dtype == target.dtype,
+            f"{kind[:-1]} {name!r} is {array.dtype} {array.shape}; the network needs "
+            f"{target.dtype} {target.shape}",
+        )
+        np.copyto(target, array)
+
+
+# ---- flat states -----------------------------------------------------------------------------
+
+
+def put_state(state: dict[str, Any], prefix: str, arrays: dict[str, np.ndarray]) -> dict:
+    """The scalars of the flat ``state`` (returned, for the header); its arrays go into
+    ``arrays`` under ``prefix``. Raises ValueError for a name that cannot be an entry."""
+    scalars = {}
+    for key, value in state.items():
+        if isinstance(value, np.ndarray):
+            _check_name("state array", key)
+            arrays[prefix + key] = value
+        else:
+            scalars[key] = value
+    return scalars
+
+
+def take_state(scalars, prefix: str, arrays: dict[str, np.ndarray], what: str) -> dict:
+    """The flat state ``put_state`` split: ``scalars`` (a JSON object, or ``Malformed``
+    naming ``what``) with the arrays under ``prefix``."""
+    expect(isinstance(scalars, dict), f"its {what} is not a JSON object")
+    return {**scalars, **prefixed(arrays, prefix)}
+
+
+def take_preprocessor(scalars, arrays: dict[str, np.ndarray]):
+    """The preprocessor whose ``get_state()`` ``put_state(..., PRE, ...)`` stored, rebuilt
+    through the registry of preprocessor classes (``nnscratch.data.preprocessing``)."""
+    state = take_state(scalars, PRE, arrays, "preprocessor state")
+    try:
+        return preprocessor_from_state(state)
+    except DESCRIPTION_ERRORS as err:
+        raise Malformed(f"bad preprocessor state ({err})") from None
