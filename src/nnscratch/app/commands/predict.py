@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         p = float(model.predict_proba(image[None])[0])
-        label = classes[int(p >= 0.5)]
+        label = classes[int(model.predict(image[None])[0])]  # the output's decision rule
         results.append({"image": path, "probability": p, "label": label})
         print(f"{path}: {label} (probability of {classes[1]!r}: {p:.4f})", flush=True)
     if args.json:

@@ -347,8 +347,8 @@ def run(args: argparse.Namespace) -> int:
         raise TrainingDivergedError(
             result.iterations, float("nan"), getattr(config, "learning_rate", None)
         )
-    test_pred = (test_proba >= 0.5).astype(int)
-    test_acc = float((test_pred == data.y_test).mean())
+    with np.errstate(over="ignore", invalid="ignore"):
+        test_acc = result.accuracy(data.x_test, data.y_test)  # the output's decision rule
     print(f"Train accuracy: {train_acc:.4f}")
     print(f"Test accuracy: {test_acc:.4f}")
 
