@@ -78,14 +78,7 @@ class BinaryCrossEntropy(Loss):
         return float(per_element.sum(dtype=np.float64) / Z.shape[0])
 
     def encode_targets(self, y, n_out: int, dtype) -> np.ndarray:
-        y = np.asarray(y)
-        if y.ndim == 1 and n_out == 1:
-            y = y.reshape(-1, 1)
-        if y.ndim != 2 or y.shape[1] != n_out:
-            raise ValueError(
-                f"y for a sigmoid output of {n_out} unit(s) must have shape (m,) or (m, {n_out}); "
-                f"got shape {y.shape}"
-            )
+        y = _columns(y, n_out, "a sigmoid")
         if not np.all((y == 0) | (y == 1)):
             bad = np.unique(y[(y != 0) & (y != 1)])[:5]
             raise ValueError(f"labels for a sigmoid output must be 0 or 1; got {bad.tolist()}")
@@ -164,20 +157,26 @@ class MeanSquaredError(Loss):
         return float(0.5 * (diff * diff).sum() / Z.shape[0])  # an overflow warning
 
     def encode_targets(self, y, n_out: int, dtype) -> np.ndarray:
-        y = np.asarray(y)
-        if y.ndim == 1 and n_out == 1:
-            y = y.reshape(-1, 1)
-        if y.ndim != 2 or y.shape[1] != n_out:
-            raise ValueError(
-                f"y for an identity output of {n_out} unit(s) must have shape "
-                f"{'(m,) or ' if n_out == 1 else ''}(m, {n_out}); got shape {y.shape}"
-            )
+        y = _columns(y, n_out, "an identity")
         if not np.issubdtype(y.dtype, np.number):
             raise ValueError(f"regression targets must be numbers; got dtype {y.dtype}")
         y = y.astype(dtype)
         if not np.all(np.isfinite(y)):
             raise ValueError("regression targets contain NaN or infinity")
         return y
+
+
+def _columns(y, n_out: int, output: str) -> np.ndarray:
+    """y as (m, n_out) for an output of n_out units: (m,) is taken for one unit."""
+    y = np.asarray(y)
+    if y.ndim == 1 and n_out == 1:
+        y = y.reshape(-1, 1)
+    if y.ndim != 2 or y.shape[1] != n_out:
+        raise ValueError(
+            f"y for {output} output of {n_out} unit(s) must have shape "
+            f"{'(m,) or ' if n_out == 1 else ''}(m, {n_out}); got shape {y.shape}"
+        )
+    return y
 
 
 #: The one registry from output activation names to their fused losses.
