@@ -264,7 +264,8 @@ def _check_input_shape(input_shape) -> tuple[int, int, int]:
         ok = False
     if not ok:
         raise ValueError(f"input_shape must be (H, W, C), three integers >= 1; got {input_shape!r}")
-    return shape
+    height, width, channels = shape
+    return height, width, channels
 
 
 @register
@@ -417,11 +418,12 @@ class ConvNetwork(Network):
         assert len(caches) == len(self.layers), "one cache per layer"
         has_params = [bool(layer.params) for layer in self.layers]
         grads: dict[str, np.ndarray] = {}
-        dA = dZ_L
+        dA: np.ndarray | None = dZ_L
         for position in range(len(self.layers) - 1, -1, -1):
             if not any(has_params[: position + 1]):
                 break  # nothing from here down has parameters
             layer = self.layers[position]
+            assert dA is not None, "a layer with parameters below returns its dA_prev"
             need = any(has_params[:position])
             dA, layer_grads = layer.backward(dA, caches[position], need_input_grad=need)
             for name, g in layer_grads.items():

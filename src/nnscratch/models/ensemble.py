@@ -132,10 +132,11 @@ class Ensemble:
     # ---- prediction ---------------------------------------------------------------------
     def predict_proba(self, X, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
         """The mean of the members' ``predict_proba(X)``: (m,) for one sigmoid unit."""
-        total = None
+        total: np.ndarray | None = None
         for net in self.members:
             P = np.asarray(net.predict_proba(X, batch_size), dtype=np.float64)
             total = P if total is None else total + P
+        assert total is not None, "an ensemble has at least one member"
         return (total / len(self.members)).astype(self.dtype, copy=False)
 
     def predict(self, X, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:

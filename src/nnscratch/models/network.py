@@ -237,9 +237,10 @@ class Network:
         """
         assert len(caches) == len(self.layers), "one cache per layer"
         grads: dict[str, np.ndarray] = {}
-        dA = dZ_L
+        dA: np.ndarray | None = dZ_L
         for position in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[position]
+            assert dA is not None, "every layer above the input layer returns its dA_prev"
             dA, layer_grads = layer.backward(dA, caches[position], need_input_grad=position > 0)
             for name, g in layer_grads.items():
                 grads[f"{name}{layer.index}"] = g

@@ -33,6 +33,7 @@ import struct
 import warnings
 import zipfile
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -73,7 +74,8 @@ def write_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> No
                 f"array {name!r} has dtype {np.asarray(array).dtype}; archives hold numbers only"
             )
     with atomic_write(path) as f:
-        np.savez(f, **arrays)
+        # (the cast: mypy cannot rule out a name "allow_pickle", savez's only keyword option)
+        np.savez(f, **cast(dict[str, Any], arrays))
 
 
 def read_npz(

@@ -123,7 +123,7 @@ def data_fingerprint(x, y) -> str:
     digest = hashlib.sha256()
     for a in (np.ascontiguousarray(x), np.ascontiguousarray(y)):
         digest.update(f"{a.dtype.str}{a.shape};".encode())
-        digest.update(memoryview(a).cast("B"))
+        digest.update(a.data.cast("B"))
     return digest.hexdigest()
 
 
@@ -235,7 +235,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
 
 def _parse(arrays: dict[str, np.ndarray]) -> Checkpoint:
     raw = arrays.pop(HEADER_KEY, None)
-    _expect(raw is not None, f"it has no {HEADER_KEY!r} entry")
+    if raw is None:
+        raise _Bad(f"it has no {HEADER_KEY!r} entry")
     _expect(raw.dtype == np.uint8 and raw.ndim == 1, f"{HEADER_KEY!r} is not UTF-8 JSON bytes")
     try:
         header = json.loads(raw.tobytes().decode("utf-8"))
@@ -280,7 +281,8 @@ def _parse(arrays: dict[str, np.ndarray]) -> Checkpoint:
 
 def _parse_model(header: dict, arrays: dict[str, np.ndarray]):
     net = header.get("network")
-    _expect(isinstance(net, dict) and "class" in net and "config" in net, "no network")
+    if not (isinstance(net, dict) and "class" in net and "config" in net):
+        raise _Bad("no network")
     stored = sum(a.size for k, a in arrays.items() if k.startswith(_PARAM))
     try:
         check_model_size(net["class"], net["config"], stored)
@@ -300,7 +302,8 @@ def _parse_model(header: dict, arrays: dict[str, np.ndarray]):
         )
         for name, target in live.items():
             stored_array = arrays.get(prefix + name)
-            _expect(stored_array is not None, f"{kind[:-1]} {name!r} is missing")
+            if stored_array is None:
+                raise _Bad(f"{kind[:-1]} {name!r} is missing")
             _expect(
                 stored_array.shape == target.shape and stored_array.dtype == target.dtype,
                 f"{kind[:-1]} {name!r} is {stored_array.dtype} {stored_array.shape}; the "
@@ -312,7 +315,8 @@ def _parse_model(header: dict, arrays: dict[str, np.ndarray]):
 
 def _parse_preprocessor(header: dict, arrays: dict[str, np.ndarray]) -> ImagePreprocessor:
     scalars = header.get("preprocessor")
-    _expect(isinstance(scalars, dict), "no preprocessor")
+    if not isinstance(scalars, dict):
+        raise _Bad("no preprocessor")
     state = {**scalars, **_prefixed(arrays, _PRE)}
     try:
         return ImagePreprocessor.from_state(state)

@@ -59,7 +59,7 @@ _DESCRIPTION_ERRORS = (
 )
 
 #: Preprocessor classes by the ``kind`` their ``get_state()`` records.
-PREPROCESSORS: dict[str, type] = {"ImagePreprocessor": ImagePreprocessor}
+PREPROCESSORS: dict[str, type[Any]] = {"ImagePreprocessor": ImagePreprocessor}
 
 
 @dataclass

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
@@ -410,7 +411,7 @@ def fit(
 class _Run:
     """One training run's fixed inputs; ``loop`` does the work."""
 
-    net: object
+    net: Any  # a Network or ConvNetwork (duck-typed: parameters, buffers, _logits, ...)
     X: np.ndarray  # (m, ...) training inputs, the network's dtype
     Y: np.ndarray  # (m, n_L) encoded targets
     X_val: np.ndarray | None
@@ -420,7 +421,7 @@ class _Run:
     shuffle: bool
     shuffle_rng: np.random.Generator
     flip_rng: np.random.Generator | None
-    image_shape: tuple | None
+    image_shape: Sequence[int] | None  # set when flip_rng is
     l2: L2Penalty | None
     opt: Optimizer
     schedule: Schedule
@@ -458,6 +459,7 @@ class _Run:
                 else:
                     Xb, Yb = X[start : start + n], Y[start : start + n]
                 if self.flip_rng is not None:
+                    assert self.image_shape is not None
                     which = self.flip_rng.random(n) < 0.5
                     Xb = flip_horizontal(Xb, which, self.image_shape, out=X_buf[:n])
 
@@ -496,6 +498,7 @@ class _Run:
         if self.eval_train:
             history.train_accuracy.append(_accuracy(net, net._logits(self.X), self.Y))
         if self.X_val is not None:
+            assert self.Y_val is not None, "validation inputs come with their targets"
             Z = net._logits(self.X_val)
             history.val_cost.append(float(net.loss.cost(Z, self.Y_val)))
             if self.classifier:
@@ -527,7 +530,10 @@ def stratified_split(
     With ``labels`` (m,) every class keeps its share in both parts (largest remainders
     settle the rounding); with None (then give ``m``) the split is plain random.
     """
-    m = len(labels) if labels is not None else m
+    if labels is not None:
+        m = len(labels)
+    elif m is None:
+        raise ValueError("stratified_split needs labels or the number of samples m")
     fraction = check_positive("validation_fraction", fraction)
     if fraction >= 1:
         raise ValueError(f"validation_fraction must be in (0, 1); got {fraction!r}")
