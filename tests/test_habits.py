@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 # A torch-marked test as the suite writes them, and an unmarked one that always skips.
-TORCH_TESTS = '''
+TORCH_TESTS = """
 import pytest
 
 @pytest.mark.torch
@@ -26,7 +26,7 @@ def test_reference():
 
 def test_unrelated_skip():
     pytest.skip("not about torch")
-'''
+"""
 
 
 def run_guarded_session(tmp_path: Path, *, require: str | None, torch_module: str):
@@ -105,8 +105,7 @@ def test_the_core_hook_collects_every_file_with_core_tests():
     with_core = {
         f"tests/{path.name}"
         for path in (ROOT / "tests").glob("test_*.py")
-        if re.search(r"pytest\.mark\.core\b", path.read_text())
-        and path.name != Path(__file__).name
+        if re.search(r"pytest\.mark\.core\b", path.read_text()) and path.name != Path(__file__).name
     }
     assert with_core, "no test is marked core"
     assert listed == with_core
