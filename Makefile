@@ -3,12 +3,12 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
+# dev: the tools (ruff, mypy, import-linter, pytest and its plugins, pre-commit);
+# test: PyTorch, the reference of the gradient tests (2.13.0 is the CPU build on disk).
 $(BIN)/nnscratch: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
-	# PyTorch is only a reference for tests and benchmarks; 2.13.0 is the CPU build on disk.
-	$(BIN)/pip install -q torch==2.13.0 || echo "torch not installed: its reference tests skip"
+	$(BIN)/pip install -q -e '.[dev,test]'
 	touch $@
 
 .PHONY: install train test
@@ -26,7 +26,10 @@ endif
 train: install
 	$(BIN)/nnscratch train
 
+# Lint and format, the layers contract, the types, then the fast default suite.
 test: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/pytest -q

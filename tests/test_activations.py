@@ -13,6 +13,8 @@ from nnscratch.nn.activations import (
     get_activation,
 )
 
+pytestmark = pytest.mark.core
+
 Z = np.array([[-3.0, -0.5, 0.0, 0.5, 3.0]])
 
 

@@ -380,6 +380,7 @@ def _run(*args, cwd=None):
     )
 
 
+@pytest.mark.timeout(600)  # a real process; _run gives up after 300 s
 def test_usage_error_in_a_real_process_is_one_line_exit_2(tmp_path):
     proc = _run("train", "--layers", "20,x", "--data", str(tmp_path))
     assert proc.returncode == 2
@@ -387,6 +388,7 @@ def test_usage_error_in_a_real_process_is_one_line_exit_2(tmp_path):
     assert "invalid layer width 'x'" in proc.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.timeout(600)  # a real process; _run gives up after 300 s
 def test_model_error_in_a_real_process_exits_1(tmp_path):
     proc = _run("predict", str(tmp_path / "missing.npz"), "cat.jpg")
     assert proc.returncode == 1
@@ -394,6 +396,7 @@ def test_model_error_in_a_real_process_exits_1(tmp_path):
     assert proc.stderr.count("\n") == 1 and "missing.npz" in proc.stderr
 
 
+@pytest.mark.timeout(600)  # a real process; _run gives up after 300 s
 def test_train_in_a_real_process(cat_data_dir, tmp_path):
     proc = _run(
         "train", "--data", str(cat_data_dir), *QUICK, "--out", str(tmp_path / "r"), "--json"

@@ -498,6 +498,7 @@ def test_flat_input_fit_with_flips_needs_no_image_shape():
 
 # ---- the cat recipe on the real data (slow: minutes) ------------------------------------------
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # trains the CNN recipe on the cat data: minutes
 def test_cat_recipe_reaches_the_goal(cat_data_dir):
     """The cross-validated recipe (nnscratch.models.conv.CAT_RECIPE) trained on the 209 training
     images with seed 0, as benchmarks/select_cnn.py --test trains it, classifies the 50 test

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from nnscratch import LeakyReLU, Network, gradient_check
 from nnscratch.nn.activations import HIDDEN_ACTIVATIONS
 
+pytestmark = pytest.mark.core
+
 OUTPUTS = ("sigmoid", "softmax", "identity")
 
 

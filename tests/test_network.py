@@ -21,6 +21,7 @@ def test_parameter_names_and_shapes():
     assert net.n_parameters == 20 + 5 + 15 + 3 + 3 + 1
 
 
+@pytest.mark.core
 def test_gradients_have_the_parameters_keys_and_shapes():
     X, y = data()
     net = Network([4, 5, 3, 1])
@@ -79,6 +80,7 @@ def test_same_seed_same_network_and_run():
     assert not np.array_equal(Network([4, 6, 1], seed=3).parameters["W1"], c.parameters["W1"])
 
 
+@pytest.mark.core
 def test_hand_worked_single_gradient_descent_step():
     # One sample, network [2, 1] with a sigmoid output: z = w.x + b, a = sigmoid(z).
     # dZ = a - y, dW = dZ * x, db = dZ; W := W - lr * dW.

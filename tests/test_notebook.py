@@ -18,6 +18,8 @@ nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 pytest.importorskip("matplotlib")
 
+pytestmark = pytest.mark.timeout(900)  # a kernel process; each cell may take up to 300 s
+
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "cat_classifier.ipynb"
 KERNEL = "nnscratch-test-python"
 

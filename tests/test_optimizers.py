@@ -35,12 +35,14 @@ def two_steps(opt) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---- hand-computed first two steps ---------------------------------------------------------
+@pytest.mark.core
 def test_gradient_descent_by_hand():
     p1, p2 = two_steps(GradientDescent(LR))
     np.testing.assert_allclose(p1, [0.95, -1.9], rtol=1e-15)
     np.testing.assert_allclose(p2, [0.94, -1.92], rtol=1e-15)
 
 
+@pytest.mark.core
 def test_momentum_by_hand():
     # v1 = 0.1 g1 = [0.05, -0.1];  v2 = 0.9 v1 + 0.1 g2 = [0.055, -0.07]
     p1, p2 = two_steps(get_optimizer("momentum", learning_rate=LR, beta=0.9))
@@ -83,6 +85,7 @@ def adam_by_hand(wd: float = 0.0):
     return out
 
 
+@pytest.mark.core
 def test_adam_by_hand():
     p1, p2 = two_steps(Adam(LR))
     # the first Adam step is lr * sign(g) (up to epsilon)

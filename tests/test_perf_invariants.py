@@ -184,6 +184,7 @@ def test_batched_predict_reports_bad_input_for_the_whole_array():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # a benchmark process, given 600 s
 def test_benchmark_runs_and_prints_one_markdown_table():
     import subprocess
     import sys
@@ -231,6 +232,7 @@ def test_loaded_model_transforms_and_predicts_raw_images_a_batch_at_a_time(tmp_p
         model.predict(images[..., :2])  # the whole array's shape is reported, not a batch's
 
 
+@pytest.mark.timeout(600)  # a benchmark process, given 300 s
 def test_sklearn_benchmark_runs_and_prints_its_table():
     """benchmarks/bench_sklearn.py on the two smallest data sets, one seed: a smoke test."""
     import subprocess

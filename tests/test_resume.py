@@ -40,6 +40,8 @@ RUN = [
     "--dropout", "0.9", "--flip", "--seed", "3", "--print-every", "1",
 ]  # fmt: skip
 TIMEOUT = 120
+# Each test starts several training processes (each given TIMEOUT) after a shared reference run.
+pytestmark = pytest.mark.timeout(900)
 
 
 def _env() -> dict:

@@ -6,6 +6,7 @@ import pytest
 from nnscratch import LeakyReLU, Network
 from nnscratch.nn.activations import HIDDEN_ACTIVATIONS
 
+pytestmark = pytest.mark.torch
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 

@@ -46,6 +46,7 @@ class Recorder(Callback):
 
 
 # ---- the article's loop is unchanged ------------------------------------------------------
+@pytest.mark.core
 def test_full_batch_fit_is_plain_gradient_descent():
     X, y = blobs(classes=2)
     net = Network([2, 4, 1], dtype="float64", seed=1)
@@ -131,6 +132,7 @@ def test_iterations_and_epochs(kwargs, n_costs, n_epochs, n_accuracies):
     assert len(history.train_accuracy) == n_accuracies
 
 
+@pytest.mark.core
 def test_same_seed_same_run_bitwise():
     X, y = blobs(m=48, classes=2)
     X = np.tile(X, (1, 6))  # 12 features, seen as 2 x 2 x 3 images for the flips

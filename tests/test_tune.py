@@ -474,6 +474,7 @@ def test_unreachable_scheduler_is_a_quick_one_line_error(npz_file, tmp_path, cap
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # a scheduler and two worker processes
 def test_dask_local_cluster_gives_the_single_process_results(xy):
     """A real cluster: two worker processes on 127.0.0.1; same seed, same results."""
     distributed = pytest.importorskip("distributed")
@@ -511,6 +512,7 @@ def test_dask_local_cluster_gives_the_single_process_results(xy):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # two joblib worker processes
 def test_local_joblib_workers_give_the_single_process_results(xy):
     X, y = xy
     space = tuning.parse_space(["learning_rate=0.003:0.03", "l2=0:0.1"])

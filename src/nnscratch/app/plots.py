@@ -13,6 +13,7 @@ import math
 import os
 import textwrap
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -30,7 +31,13 @@ __all__ = [
 ARTICLE_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
 
 
-def _figure(width: float, height: float, *, layout: str | None = "constrained", dpi: int = 100):
+def _figure(
+    width: float,
+    height: float,
+    *,
+    layout: Literal["constrained", "compressed", "tight"] | None = "constrained",
+    dpi: int = 100,
+):
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout=layout, dpi=dpi)
@@ -72,6 +79,7 @@ def plot_loss_curve(curves, path=None, *, title: str = "Training cost", log_scal
     ``curves`` is one curve, a list of curves (e.g. an ensemble's members) or a dict
     {label: curve}; a curve is a ``History`` or a sequence of costs.
     """
+    items: list[tuple[str | None, np.ndarray]]
     if isinstance(curves, Mapping):
         items = [(str(k), _costs_of(v)) for k, v in curves.items()]
     elif hasattr(curves, "costs") or (

@@ -178,7 +178,7 @@ class TrainConfig:
     def network_kwargs(self, n_x: int) -> dict:
         """Keyword arguments of ``Network`` (only non-default options, so that plain
         networks do not depend on optional features)."""
-        kwargs = {
+        kwargs: dict[str, object] = {
             "layer_dims": [n_x, *self.layers, 1],
             "hidden_activation": self.activation,
             "output_activation": "sigmoid",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from typing import cast
 
 import numpy as np
 
@@ -33,7 +34,7 @@ def check_seed(seed, name: str = "seed", *, allow_none: bool = True) -> int | No
     if (
         isinstance(seed, bool)
         or not isinstance(seed, numbers.Integral)
-        or not (0 <= seed <= MAX_SEED)
+        or not (0 <= int(seed) <= MAX_SEED)
     ):
         allowed = f"an integer from 0 to {MAX_SEED}" + (" or None" if allow_none else "")
         raise ValueError(f"{name} must be {allowed}; got {seed!r}")
@@ -71,6 +72,7 @@ def check_positive(name: str, value, *, integer: bool = False, allow_zero: bool 
         raise ValueError(f"{name} must be {kind} {bound}; got {value!r}")
     if integer and not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be {kind} {bound}; got {value!r}")
+    value = cast(float, value)  # a numbers.Real, whose stubs lack arithmetic
     if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{name} must be {kind} {bound}; got {value!r}")
     return int(value) if integer else float(value)

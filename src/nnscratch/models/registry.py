@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 #: Model classes by name. Read-only for everyone but ``register``.
-MODEL_CLASSES: dict[str, type] = {}
+MODEL_CLASSES: dict[str, type[Any]] = {}
 
 #: weights a description may claim beyond what the file stores before it is refused unbuilt
 #: (small mismatches are left to the exact per-array checks, whose messages are clearer)
@@ -42,7 +42,7 @@ def class_name_of(model: Any) -> str:
     return name
 
 
-def model_class(name: object) -> type:
+def model_class(name: object) -> type[Any]:
     if not isinstance(name, str) or name not in MODEL_CLASSES:
         raise ValueError(f"unknown model class {name!r}; known: {', '.join(MODEL_CLASSES)}")
     return MODEL_CLASSES[name]

@@ -150,7 +150,8 @@ class MeanSquaredError(Loss):
         """The predicted values themselves ((m,) for one output unit)."""
         return Z[:, 0] if Z.shape[1] == 1 else Z
 
-    decide_proba = decide
+    def decide_proba(self, P: np.ndarray) -> np.ndarray:
+        return self.decide(P)
 
     def cost(self, Z: np.ndarray, Y: np.ndarray) -> float:
         diff = Z.astype(np.float64) - Y  # (m, n_L): float64 so a diverging run gives inf, not

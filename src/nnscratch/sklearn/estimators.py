@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import numbers
 import warnings
+from typing import cast
 
 import numpy as np
 from sklearn.base import (
@@ -171,7 +172,7 @@ class _BaseMLP(BaseEstimator):
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
             _check_int("batch_size", self.batch_size, 1, extra='or "auto"')
         vf = self.validation_fraction
-        if isinstance(vf, bool) or not isinstance(vf, numbers.Real) or not 0 < vf < 1:
+        if isinstance(vf, bool) or not isinstance(vf, numbers.Real) or not 0 < cast(float, vf) < 1:
             raise ValueError(f"validation_fraction must be a number in (0, 1); got {vf!r}")
         if self.optimizer_options is not None and not isinstance(self.optimizer_options, dict):
             raise ValueError(
@@ -278,7 +279,7 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_ = getattr(self, "n_iter_", 0) + len(monitor.losses)
         self.best_loss_ = min(self.loss_curve_) if self.loss_curve_ else float("nan")
         if self.early_stopping:
-            self.validation_loss_curve_ = list(history.val_cost)
+            self.validation_loss_curve_: list[float] | None = list(history.val_cost)
         elif not hasattr(self, "validation_loss_curve_"):
             self.validation_loss_curve_ = None
         if (
@@ -531,11 +532,14 @@ def _check_int(name: str, value, minimum: int, extra: str = "") -> None:
 
 
 def _check_real(name: str, value, minimum: float, strict: bool = False) -> None:
+    number = cast(
+        float, value
+    )  # used once known to be a numbers.Real (whose stubs lack arithmetic)
     ok = (
         not isinstance(value, bool)
         and isinstance(value, numbers.Real)
-        and np.isfinite(value)
-        and (value > minimum if strict else value >= minimum)
+        and np.isfinite(number)
+        and (number > minimum if strict else number >= minimum)
     )
     if not ok:
         raise ValueError(

@@ -7,10 +7,12 @@ reverses the width axis W: a cat facing left becomes a cat facing right, still a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
-def image_view(X: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
+def image_view(X: np.ndarray, image_shape: Sequence[int]) -> np.ndarray:
     """X (m, *image_shape) or (m, prod(image_shape)) -> a (m, H, W, C) view of it."""
     image_shape = tuple(int(n) for n in image_shape)
     if len(image_shape) != 3 or min(image_shape) < 1:
@@ -28,7 +30,7 @@ def image_view(X: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
 def flip_horizontal(
     X: np.ndarray,
     which: np.ndarray,
-    image_shape: tuple[int, ...],
+    image_shape: Sequence[int],
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Flip the images ``X[which]`` (``which``: (m,) booleans) left-right; the others are
@@ -51,4 +53,5 @@ def random_flip(
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Flip each image left-right with probability ``p`` (draws m uniforms from ``rng``)."""
-    return flip_horizontal(X, rng.random(X.shape[0]) < p, image_shape, out=out)
+    m: int = X.shape[0]
+    return flip_horizontal(X, rng.random(m) < p, image_shape, out=out)

@@ -15,11 +15,15 @@ are already appended. A stop requested by ``on_iteration_end`` still closes the 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import numpy as np
 
 
 class Callback:
+    #: The run's ``TrainingState``, which ``fit`` sets before ``on_train_begin``.
+    training_state: Any
+
     def on_train_begin(self, net, history) -> None:
         pass
 

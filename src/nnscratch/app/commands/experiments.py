@@ -16,6 +16,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ def experiment_configs() -> dict:
     """Run name -> TrainConfig, in table order."""
     from nnscratch.app.recipe import TrainConfig
 
-    article = dict(
+    article: dict[str, Any] = dict(
         layers=(5, 5),
         init="normal",
         init_scale=0.01,

@@ -298,7 +298,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _one_line(err: Exception) -> str:
+def _one_line(err: Exception | str) -> str:
     """scikit-learn's "All the N fits failed" carries the fits' tracebacks: keep its first line
     and the last error of the first traceback."""
     lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
@@ -311,12 +311,11 @@ def _one_line(err: Exception) -> str:
 
 
 def _count(space: dict, search: str, n_iter: int) -> int:
-    sizes = [len(v) if isinstance(v, list) else None for v in space.values()]
-    if any(s is None for s in sizes):
+    if not all(isinstance(v, list) for v in space.values()):
         return n_iter
     total = 1
-    for s in sizes:
-        total *= s
+    for v in space.values():
+        total *= len(v)
     return total if search == "grid" else min(total, n_iter)
 
 

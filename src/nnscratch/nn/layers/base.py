@@ -29,6 +29,8 @@ class Layer:
     #: training stream) and ``mask_seed`` (when not None, every training-mode forward pass
     #: draws the same numbers from it, so that a gradient check sees a fixed function).
     stochastic: bool = False
+    rng: np.random.Generator  # stochastic layers only
+    mask_seed: int | None  # stochastic layers only
 
     def forward(self, A_prev: np.ndarray, training: bool = False) -> tuple[np.ndarray, Any]:
         """A_prev (m, ...) -> (A (m, ...), cache for backward)."""

@@ -116,7 +116,7 @@ class Conv2D(Layer):
         self.index = index
         self.in_channels = _check_int("in_channels", in_channels, 1)
         self.filters = _check_int("filters", filters, 1)
-        if isinstance(kernel_size, numbers.Integral):
+        if isinstance(kernel_size, (int, numbers.Integral)):
             kernel_size = (kernel_size, kernel_size)
         kh, kw = (_check_int("kernel_size", k, 1) for k in kernel_size)
         self.kernel_size = (kh, kw)
