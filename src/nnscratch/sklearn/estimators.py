@@ -161,8 +161,8 @@ class _BaseMLP(BaseEstimator):
     # ---- checks of the hyperparameters (at fit time, as scikit-learn requires) ------------
     def _hidden_sizes(self) -> list[int]:
         sizes = self.hidden_layer_sizes
-        if _is_int(sizes):
-            sizes = (sizes,)  # one hidden layer
+        if isinstance(sizes, numbers.Integral):
+            sizes = (sizes,)  # one hidden layer (a bool is then refused by the rule)
         return list(check_layer_widths("hidden_layer_sizes", sizes))
 
     def _check_params(self) -> None:
@@ -171,8 +171,8 @@ class _BaseMLP(BaseEstimator):
         if self.architecture is None:
             self._hidden_sizes()
             check_choice("activation", self.activation, HIDDEN_ACTIVATIONS)
-            if self.dropout is None or _is_number(self.dropout):  # else one per layer: Network
-                check_probability("dropout", self.dropout, allow=(None,))
+            if self.dropout is None or isinstance(self.dropout, numbers.Real):
+                check_probability("dropout", self.dropout, allow=(None,))  # one per layer: Network
             check_flag("batch_norm", self.batch_norm)
         if not isinstance(self.optimizer, Optimizer):
             check_choice("optimizer", self.optimizer, sorted(OPTIMIZERS))
@@ -532,14 +532,6 @@ def _draw_glorot_uniform_biases(net: Network, rng: np.random.Generator) -> None:
         fan_in, fan_out = net.layer_dims[l - 1], net.layer_dims[l]
         bound = np.sqrt(6.0 / (fan_in + fan_out))
         params[f"b{l}"][...] = rng.uniform(-bound, bound, fan_out)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 class PreprocessorStep(TransformerMixin, BaseEstimator):
