@@ -252,25 +252,25 @@ def test_unreadable_or_non_image_files_exit_1(case, tmp_path, model_file, capsys
 # ---- usage errors (exit 2) ----------------------------------------------------------------------
 
 BAD_FLAGS = [
-    (["--layers", "20,,5"], "invalid layer width ''"),
-    (["--layers", "a,b"], "invalid layer width 'a'"),
-    (["--layers", "20;7"], "invalid layer width"),
-    (["--layers", ""], "expected comma-separated integers"),
-    (["--layers", "0"], "widths must be >= 1"),
-    (["--layers=5,-1"], "widths must be >= 1"),
-    (["--layers=-3"], "widths must be >= 1"),
+    (["--layers", "20,,5"], "layers must be a sequence of integers >= 1; got '' in (20, '', 5)"),
+    (["--layers", "a,b"], "layers must be a sequence of integers >= 1; got 'a'"),
+    (["--layers", "20;7"], "layers must be a sequence of integers >= 1; got '20;7'"),
+    (["--layers", ""], "layers must be a sequence of integers >= 1; got ''"),
+    (["--layers", "0"], "layers must be a sequence of integers >= 1; got 0"),
+    (["--layers=5,-1"], "layers must be a sequence of integers >= 1; got -1"),
+    (["--layers=-3"], "layers must be a sequence of integers >= 1; got -3"),
     (["--learning-rate", "0"], "> 0"),
     (["--learning-rate=-0.1"], "> 0"),
     (["--learning-rate", "nan"], "finite"),
     (["--learning-rate", "inf"], "finite"),
     (["--learning-rate", "1e999"], "finite"),
-    (["--learning-rate", "fast"], "expected a number"),
-    (["--iterations", "0"], "expected an integer >= 1"),
-    (["--iterations=-5"], "expected an integer >= 1"),
-    (["--iterations", "1.5"], "expected an integer >= 1"),
+    (["--learning-rate", "fast"], "must be a finite number > 0; got 'fast'"),
+    (["--iterations", "0"], "iterations must be an integer >= 1; got 0"),
+    (["--iterations=-5"], "iterations must be an integer >= 1; got -5"),
+    (["--iterations", "1.5"], "iterations must be an integer >= 1; got 1.5"),
     (["--activation", "swish"], "invalid choice: 'swish'"),
     (["--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
-    (["--checkpoint-every", "0"], "expected an integer >= 1"),
+    (["--checkpoint-every", "0"], "checkpoint_every must be an integer >= 1; got 0"),
 ]
 
 
@@ -469,7 +469,7 @@ def test_divergence_exits_1_and_writes_nothing_partial(tmp_path, data, capsys):
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
-        (["train", "--layers", "20,,5"], 2, "invalid layer width"),
+        (["train", "--layers", "20,,5"], 2, "layers must be a sequence of integers >= 1; got ''"),
         (["train", "--learning-rate", "-1"], 2, "> 0"),
         (["train", "--data", "{corrupt}", *TINY, "--out", "{tmp}/o"], 1, "not a valid HDF5"),
         (["predict", "{tmp}/nope.npz", "x.png"], 1, "does not exist"),

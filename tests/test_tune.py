@@ -93,9 +93,13 @@ def test_distributions_for_random_search():
         (["lr=0.1"], "grid", "unknown hyperparameter 'lr'; known: learning_rate"),
         (["learning_rate"], "grid", "NAME=VALUES"),
         (["learning_rate="], "grid", "NAME=VALUES"),
-        (["learning_rate=abc"], "grid", "bad value 'abc' for learning_rate"),
-        (["learning_rate=inf"], "grid", "bad value"),
-        (["hidden_layer_sizes=3,0"], "grid", "widths >= 1"),
+        (["learning_rate=abc"], "grid", "learning_rate must be a finite number > 0; got 'abc'"),
+        (["learning_rate=inf"], "grid", "learning_rate must be a finite number > 0; got inf"),
+        (
+            ["hidden_layer_sizes=3,0"],
+            "grid",
+            "hidden_layer_sizes must be a sequence of integers >= 1; got 0",
+        ),
         (["activation=swish"], "grid", "allowed: sigmoid"),
         (["optimizer=lbfgs"], "grid", "allowed: adam"),
         (["learning_rate=0.1", "learning_rate=0.2"], "grid", "twice"),
@@ -105,9 +109,9 @@ def test_distributions_for_random_search():
         (["learning_rate=uniform(1)"], "random", "2 bounds"),
         (["activation=uniform(0,1)"], "random", "list of values"),
         (["depth=randint(1,3)"], "random", "list of values"),
-        (["depth=0:1"], "grid", "depth values must be >= 1"),
+        (["depth=0:1"], "grid", "depth must be an integer >= 1; got 0"),
         (["depth=1", "hidden_layer_sizes=3"], "grid", "not both"),
-        (["learning_rate=0.1"], "bayes", "grid' or 'random"),
+        (["learning_rate=0.1"], "bayes", "unknown search 'bayes'; allowed: grid, random"),
     ],
 )
 def test_parse_space_errors_name_the_problem(specs, search, match):
@@ -348,7 +352,7 @@ def test_cli_random_search_on_a_csv(tmp_path, xy, capsys):
     [
         (["--param", "lr=0.1"], "unknown hyperparameter 'lr'"),
         (["--param", "learning_rate=loguniform(1e-3,1)"], "need --search random"),
-        (["--set", "max_iter=abc"], "bad value 'abc' for max_iter"),
+        (["--set", "max_iter=abc"], "max_iter must be an integer >= 1; got 'abc'"),
         (["--param", "l2=0:1", "--set", "l2=0"], "both searched"),
         (["--scheduler", "localhost:8786"], "tcp://HOST:PORT"),
         (["--scoring", "nope"], "unknown --scoring"),

@@ -29,7 +29,9 @@ COMMANDS: dict[str, str] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from nnscratch.app.commands._common import CommandParser
+
+    parser = CommandParser(  # its subcommands' parsers are CommandParsers too
         prog="nnscratch",
         description="Neural networks from scratch in NumPy: train, evaluate and use them.",
     )

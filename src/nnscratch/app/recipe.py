@@ -20,6 +20,15 @@ from dataclasses import asdict, dataclass, fields, replace
 import numpy as np
 
 from nnscratch.base.batching import in_batches
+from nnscratch.base.validation import (
+    check_choice,
+    check_flag,
+    check_fraction,
+    check_layer_widths,
+    check_positive,
+    check_probability,
+    check_seed,
+)
 from nnscratch.data.preprocessing import ImagePreprocessor
 from nnscratch.models.ensemble import Ensemble
 from nnscratch.models.network import Network
@@ -72,26 +81,54 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {', '.join(MODELS)}; got {self.model!r}")
+        """Check every field with the rules of ``nnscratch.base.validation`` (the ones the
+        command line, the networks and ``fit`` use), then the combinations."""
+        from nnscratch.nn.activations import HIDDEN_ACTIVATIONS
+        from nnscratch.nn.initializers import INITIALIZERS
+        from nnscratch.train.optimizers import OPTIMIZERS
+        from nnscratch.train.schedules import SCHEDULES
+
+        checked = {
+            "model": check_choice("model", self.model, MODELS),
+            "flip_average": check_flag("flip_average", self.flip_average),
+            "layers": check_layer_widths("layers", self.layers),
+            "activation": check_choice("activation", self.activation, HIDDEN_ACTIVATIONS),
+            "init": check_choice("init", self.init, sorted(INITIALIZERS)),
+            "init_scale": check_positive("init_scale", self.init_scale),
+            "dropout": check_probability("dropout", self.dropout, allow=(None,)),
+            "batch_norm": check_flag("batch_norm", self.batch_norm),
+            "ensemble": check_positive("ensemble", self.ensemble, integer=True),
+            "standardize": check_flag("standardize", self.standardize),
+            "flip": check_flag("flip", self.flip),
+            "balance": check_flag("balance", self.balance),
+            "optimizer": check_choice("optimizer", self.optimizer, sorted(OPTIMIZERS)),
+            "learning_rate": check_positive("learning_rate", self.learning_rate),
+            "iterations": check_positive(
+                "iterations", self.iterations, integer=True, allow=(None,)
+            ),
+            "epochs": check_positive("epochs", self.epochs, integer=True, allow=(None,)),
+            "batch_size": check_positive(
+                "batch_size", self.batch_size, integer=True, allow=(None,)
+            ),
+            "lr_schedule": check_choice(
+                "lr_schedule", self.lr_schedule, (None, *sorted(SCHEDULES))
+            ),
+            "l2": check_positive("l2", self.l2, allow_zero=True),
+            "early_stopping": check_flag("early_stopping", self.early_stopping),
+            "patience": check_positive("patience", self.patience, integer=True),
+            "validation_fraction": check_fraction(
+                "validation_fraction", self.validation_fraction, allow=(None,)
+            ),
+            "seed": check_seed(self.seed, allow_none=False),
+        }
+        for name, value in checked.items():  # normalised: tuples, ints, floats
+            object.__setattr__(self, name, value)
         if self.architecture is not None:
             if self.model != "cnn":
                 raise ValueError("architecture is for model='cnn'")
             from nnscratch.models.conv import parse_architecture
 
             parse_architecture(self.architecture)  # ValueError naming a bad token
-        object.__setattr__(self, "layers", tuple(int(n) for n in self.layers))
-        for n in self.layers:
-            if n < 1:
-                raise ValueError(f"layer widths must be >= 1; got {self.layers}")
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be a finite number > 0; got {self.learning_rate}")
-        if self.l2 < 0 or not math.isfinite(self.l2):
-            raise ValueError(f"l2 must be a finite number >= 0; got {self.l2}")
-        if self.dropout is not None and not 0 < self.dropout <= 1:
-            raise ValueError(f"dropout is a keep probability in (0, 1]; got {self.dropout}")
-        if self.ensemble < 1:
-            raise ValueError(f"ensemble must be >= 1; got {self.ensemble}")
         if self.iterations is not None and self.epochs is not None:
             raise ValueError(
                 f"give iterations or epochs, not both; got iterations={self.iterations}, "

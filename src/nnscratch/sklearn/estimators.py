@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import numbers
 import warnings
-from typing import cast
 
 import numpy as np
 from sklearn.base import (
@@ -38,11 +37,24 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from nnscratch.base.validation import check_dtype
+from nnscratch.base.validation import (
+    check_choice,
+    check_dtype,
+    check_flag,
+    check_fraction,
+    check_layer_widths,
+    check_positive,
+    check_probability,
+)
+from nnscratch.base.validation import (
+    check_random_state as check_random_state_param,
+)
 from nnscratch.models.network import Network
-from nnscratch.nn.initializers import get_initializer, glorot_uniform
+from nnscratch.nn.activations import HIDDEN_ACTIVATIONS
+from nnscratch.nn.initializers import INITIALIZERS, get_initializer, glorot_uniform
 from nnscratch.train.callbacks import Callback, EarlyStopping
-from nnscratch.train.optimizers import get_optimizer
+from nnscratch.train.optimizers import OPTIMIZERS, Optimizer, get_optimizer
+from nnscratch.train.schedules import SCHEDULES
 
 __all__ = ["MLPClassifier", "MLPRegressor", "PreprocessorStep"]
 
@@ -149,31 +161,34 @@ class _BaseMLP(BaseEstimator):
     # ---- checks of the hyperparameters (at fit time, as scikit-learn requires) ------------
     def _hidden_sizes(self) -> list[int]:
         sizes = self.hidden_layer_sizes
-        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
-            sizes = [sizes]
-        try:
-            sizes = list(sizes)
-        except TypeError:
-            sizes = [sizes]
-        for n in sizes:
-            if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-                raise ValueError(
-                    "hidden_layer_sizes must be an integer >= 1 or a sequence of them "
-                    f"(one per hidden layer); got {self.hidden_layer_sizes!r}"
-                )
-        return [int(n) for n in sizes]
+        if isinstance(sizes, numbers.Integral):
+            sizes = (sizes,)  # one hidden layer (a bool is then refused by the rule)
+        return list(check_layer_widths("hidden_layer_sizes", sizes))
 
     def _check_params(self) -> None:
-        _check_int("max_iter", self.max_iter, 1)
-        _check_int("n_iter_no_change", self.n_iter_no_change, 1)
-        _check_real("tol", self.tol, 0.0)
-        _check_real("l2", self.l2, 0.0)
-        _check_real("learning_rate", self.learning_rate, 0.0, strict=True)
-        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
-            _check_int("batch_size", self.batch_size, 1, extra='or "auto"')
-        vf = self.validation_fraction
-        if isinstance(vf, bool) or not isinstance(vf, numbers.Real) or not 0 < cast(float, vf) < 1:
-            raise ValueError(f"validation_fraction must be a number in (0, 1); got {vf!r}")
+        """Every hyperparameter by its rule in nnscratch.base.validation (the rules of the
+        networks, the recipe, the search space and the command line)."""
+        if self.architecture is None:
+            self._hidden_sizes()
+            check_choice("activation", self.activation, HIDDEN_ACTIVATIONS)
+            if self.dropout is None or isinstance(self.dropout, numbers.Real):
+                check_probability("dropout", self.dropout, allow=(None,))  # one per layer: Network
+            check_flag("batch_norm", self.batch_norm)
+        if not isinstance(self.optimizer, Optimizer):
+            check_choice("optimizer", self.optimizer, sorted(OPTIMIZERS))
+        check_positive("learning_rate", self.learning_rate)
+        check_choice("lr_schedule", self.lr_schedule, (None, *sorted(SCHEDULES)))
+        check_positive("batch_size", self.batch_size, integer=True, allow=("auto",))
+        check_positive("max_iter", self.max_iter, integer=True)
+        check_positive("n_iter_no_change", self.n_iter_no_change, integer=True)
+        check_positive("tol", self.tol, allow_zero=True)
+        check_positive("l2", self.l2, allow_zero=True)
+        check_flag("early_stopping", self.early_stopping)
+        check_fraction("validation_fraction", self.validation_fraction)
+        check_flag("shuffle", self.shuffle)
+        check_choice("init", self.init, sorted(INITIALIZERS))
+        check_flag("warm_start", self.warm_start)
+        check_random_state_param(self.random_state)
         if self.optimizer_options is not None and not isinstance(self.optimizer_options, dict):
             raise ValueError(
                 f"optimizer_options must be a dict or None; got {self.optimizer_options!r}"
@@ -522,29 +537,6 @@ def _draw_glorot_uniform_biases(net: Network, rng: np.random.Generator) -> None:
         fan_in, fan_out = net.layer_dims[l - 1], net.layer_dims[l]
         bound = np.sqrt(6.0 / (fan_in + fan_out))
         params[f"b{l}"][...] = rng.uniform(-bound, bound, fan_out)
-
-
-def _check_int(name: str, value, minimum: int, extra: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(
-            f"{name} must be an integer >= {minimum}{' ' + extra if extra else ''}; got {value!r}"
-        )
-
-
-def _check_real(name: str, value, minimum: float, strict: bool = False) -> None:
-    number = cast(
-        float, value
-    )  # used once known to be a numbers.Real (whose stubs lack arithmetic)
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, numbers.Real)
-        and np.isfinite(number)
-        and (number > minimum if strict else number >= minimum)
-    )
-    if not ok:
-        raise ValueError(
-            f"{name} must be a finite number {'>' if strict else '>='} {minimum}; got {value!r}"
-        )
 
 
 class PreprocessorStep(TransformerMixin, BaseEstimator):

@@ -6,118 +6,132 @@
     learning_rate=loguniform(1e-4,1e-1)  a distribution (random search only); also
     l2=uniform(0,0.01)  max_iter=randint(50,400)   (randint's bounds are inclusive)
     dropout=none:0.8                     "none" is None
+    random_state=0:1:2                   the networks' seeds (the folds keep the search's)
 
 ``parse_space`` turns such strings into a scikit-learn parameter grid (or distributions for a
 random search), ``parse_settings`` into fixed estimator parameters, and ``format_value`` writes a
-value back in the same syntax. Every error is a ValueError that names the offending text.
+value back in the same syntax. Each value (and each bound of a distribution) is checked by its
+parameter's rule in ``nnscratch.base.validation``, the rule the estimators, the recipe and the
+command line apply: every error is a ValueError that names the parameter and the offending value.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from nnscratch.base.validation import (
+    DTYPES,
+    check_choice,
+    check_flag,
+    check_fraction,
+    check_layer_widths,
+    check_positive,
+    check_probability,
+    check_seed,
+    from_text,
+)
 from nnscratch.nn.activations import HIDDEN_ACTIVATIONS
 from nnscratch.nn.initializers import INITIALIZERS
+from nnscratch.train.optimizers import OPTIMIZERS
+from nnscratch.train.schedules import SCHEDULES
 
 __all__ = ["TUNABLE", "format_value", "parse_settings", "parse_space"]
 
 
-def _int(text: str) -> int:
-    return int(text)
+# ---- reading one value's text (the rules of nnscratch.base.validation then check it) -------
+def _flag_text(text: str):
+    words = {"true": True, "yes": True, "1": True, "on": True}
+    words.update({"false": False, "no": False, "0": False, "off": False})
+    return words.get(text.lower(), text)
 
 
-def _float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("not a finite number")
-    return value
-
-
-def _bool(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("true", "yes", "1", "on"):
-        return True
-    if lowered in ("false", "no", "0", "off"):
-        return False
-    raise ValueError("not a boolean (true/false)")
-
-
-def _sizes(text: str) -> tuple[int, ...]:
+def _sizes_text(text: str):
     if text.lower() in ("", "none", "()"):
         return ()  # no hidden layer: logistic / softmax regression
-    try:
-        sizes = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        sizes = (0,)
-    if min(sizes) < 1:
-        raise ValueError("expected comma-separated layer widths >= 1, e.g. 20,7,5")
-    return sizes
+    return tuple(from_text(part.strip()) for part in text.split(","))
 
 
-def _or_none(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    def parse_or_none(text: str):
-        return None if text.lower() == "none" else parse(text)
+def _or_none(read: Callable[[str], Any]) -> Callable[[str], Any]:
+    def read_or_none(text: str):
+        return None if text.lower() == "none" else read(text)
 
-    return parse_or_none
-
-
-def _or_auto(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    def parse_or_auto(text: str):
-        return "auto" if text.lower() == "auto" else parse(text)
-
-    return parse_or_auto
+    return read_or_none
 
 
-def _choice(*allowed: str) -> Callable[[str], str]:
-    def parse_choice(text: str) -> str:
-        if text not in allowed:
-            raise ValueError(f"allowed: {', '.join(allowed)}")
-        return text
+def _or_auto(read: Callable[[str], Any]) -> Callable[[str], Any]:
+    def read_or_auto(text: str):
+        return "auto" if text.lower() == "auto" else read(text)
 
-    return parse_choice
+    return read_or_auto
 
 
-def _optimizer_names() -> tuple[str, ...]:
-    from nnscratch.train.optimizers import OPTIMIZERS
+@dataclass(frozen=True)
+class _Param:
+    """A tunable hyperparameter: ``check(name, value)`` is its rule (from
+    nnscratch.base.validation), ``read`` turns one value's text into what the rule checks,
+    ``numeric`` says whether it takes a distribution (uniform, loguniform, randint)."""
 
-    return tuple(sorted(OPTIMIZERS))
+    check: Callable[[str, Any], Any]
+    read: Callable[[str], Any] = from_text
+    numeric: bool = False
 
 
-def _schedule(text: str) -> str | None:
-    from nnscratch.train.schedules import SCHEDULES
+def _number(check: Callable[..., Any], **options) -> _Param:
+    return _Param(partial(check, **options), numeric=True)
 
-    if text.lower() == "none":
-        return None
-    return _choice(*sorted(SCHEDULES))(text)
+
+def _choice(allowed, read: Callable[[str], Any] = str) -> _Param:
+    return _Param(lambda name, value: check_choice(name, value, allowed), read=read)
+
+
+_PARAMS: dict[str, _Param] = {
+    "learning_rate": _number(check_positive),
+    "hidden_layer_sizes": _Param(check_layer_widths, read=_sizes_text),
+    "depth": _number(check_positive, integer=True),
+    "width": _number(check_positive, integer=True),
+    "activation": _choice(HIDDEN_ACTIVATIONS),
+    "max_iter": _number(check_positive, integer=True),
+    "batch_size": _Param(
+        partial(check_positive, integer=True, allow=("auto",)), read=_or_auto(from_text)
+    ),
+    "optimizer": _choice(sorted(OPTIMIZERS)),
+    "l2": _number(check_positive, allow_zero=True),
+    "dropout": _Param(partial(check_probability, allow=(None,)), read=_or_none(from_text)),
+    "batch_norm": _Param(check_flag, read=_flag_text),
+    "early_stopping": _Param(check_flag, read=_flag_text),
+    "validation_fraction": _number(check_fraction),
+    "n_iter_no_change": _number(check_positive, integer=True),
+    "tol": _number(check_positive, allow_zero=True),
+    "lr_schedule": _choice((None, *sorted(SCHEDULES)), read=_or_none(str)),
+    "init": _choice(sorted(INITIALIZERS)),
+    "shuffle": _Param(check_flag, read=_flag_text),
+    "dtype": _choice(DTYPES),
+    "random_state": _number(lambda name, value: check_seed(value, name, allow_none=False)),
+}
+
+
+def _reader(name: str, param: _Param) -> Callable[[str], Any]:
+    def read_and_check(text: str):
+        return param.check(name, param.read(text))
+
+    read_and_check.__name__ = f"read_{name}"
+    return read_and_check
 
 
 #: Hyperparameters that ``parse_space`` / ``parse_settings`` know, each with the function that
-#: reads one value from text. ``depth`` and ``width`` are shorthands for hidden_layer_sizes.
+#: reads one value from text and checks it by the parameter's rule (ValueError naming it).
+#: ``depth`` and ``width`` are shorthands for hidden_layer_sizes.
 TUNABLE: dict[str, Callable[[str], Any]] = {
-    "learning_rate": _float,
-    "hidden_layer_sizes": _sizes,
-    "depth": _int,
-    "width": _int,
-    "activation": _choice(*HIDDEN_ACTIVATIONS),
-    "max_iter": _int,
-    "batch_size": _or_auto(_int),
-    "optimizer": lambda text: _choice(*_optimizer_names())(text),
-    "l2": _float,
-    "dropout": _or_none(_float),
-    "batch_norm": _bool,
-    "early_stopping": _bool,
-    "validation_fraction": _float,
-    "n_iter_no_change": _int,
-    "tol": _float,
-    "lr_schedule": _schedule,
-    "init": _choice(*sorted(INITIALIZERS)),
-    "shuffle": _bool,
-    "dtype": _choice("float32", "float64"),
+    name: _reader(name, param) for name, param in _PARAMS.items()
 }
+
+#: ``search``: every combination of a grid, or ``n_iter`` random draws (distributions too)
+SEARCHES = ("grid", "random")
 
 _SHORTHANDS = ("depth", "width")
 _DISTRIBUTION = re.compile(r"^(loguniform|uniform|randint)\((.*)\)$")
@@ -137,20 +151,19 @@ def _split_assignment(text: str) -> tuple[str, str]:
 
 
 def _parse_value(name: str, text: str):
-    try:
-        return TUNABLE[name](text.strip())
-    except ValueError as err:
-        raise ValueError(f"bad value {text!r} for {name}: {err}") from err
+    return TUNABLE[name](text.strip())
 
 
 def _parse_distribution(name: str, kind: str, args: str):
+    """``kind(low,high)`` for ``name``: both bounds are values of ``name``, by its rule."""
     from scipy import stats
 
     parts = [p.strip() for p in args.split(",")]
     if len(parts) != 2:
         raise ValueError(f"{kind}() for {name} takes 2 bounds, e.g. {kind}(1,10); got {args!r}")
+    read = int if kind == "randint" else float
     try:
-        low, high = (int(p) for p in parts) if kind == "randint" else (float(p) for p in parts)
+        low, high = (read(p) for p in parts)
     except ValueError as err:
         raise ValueError(f"bad bounds {args!r} of {kind}() for {name}") from err
     if not low < high or (kind == "loguniform" and low <= 0):
@@ -158,6 +171,11 @@ def _parse_distribution(name: str, kind: str, args: str):
             f"{kind}({args}) for {name} needs low < high"
             + (" and low > 0" if kind == "loguniform" else "")
         )
+    try:
+        for bound in (low, high):
+            _PARAMS[name].check(name, bound)
+    except ValueError as err:
+        raise ValueError(f"{kind}({args}) for {name}: {err}") from None
     if kind == "randint":
         return stats.randint(low, high + 1)  # bounds inclusive, as documented
     if kind == "uniform":
@@ -172,8 +190,7 @@ def parse_space(specs: Sequence[str], search: str = "grid") -> dict[str, Any]:
     ``depth``/``width`` become a ``hidden_layer_sizes`` list. Raises ValueError, naming the
     offending text, for unknown names, bad values, repeated names or a distribution in a grid.
     """
-    if search not in ("grid", "random"):
-        raise ValueError(f"search must be 'grid' or 'random'; got {search!r}")
+    check_choice("search", search, SEARCHES)
     space: dict[str, Any] = {}
     for text in specs:
         name, spec = _split_assignment(text)
@@ -186,7 +203,7 @@ def parse_space(specs: Sequence[str], search: str = "grid") -> dict[str, Any]:
                     f"{name}={spec}: distributions need --search random; a grid takes "
                     "values separated by ':'"
                 )
-            if name in _SHORTHANDS or TUNABLE[name] not in (_int, _float):
+            if name in _SHORTHANDS or not _PARAMS[name].numeric:
                 raise ValueError(f"{name} takes a list of values, not {match.group(1)}()")
             space[name] = _parse_distribution(name, match.group(1), match.group(2))
         else:
@@ -199,11 +216,8 @@ def _expand_shorthands(space: dict[str, Any]) -> dict[str, Any]:
         return space
     if "hidden_layer_sizes" in space:
         raise ValueError("give either hidden_layer_sizes or depth/width, not both")
-    depths = space.pop("depth", [1])
+    depths = space.pop("depth", [1])  # each checked (an integer >= 1) when it was read
     widths = space.pop("width", [100])
-    for name, values in (("depth", depths), ("width", widths)):
-        if any(v < 1 for v in values):
-            raise ValueError(f"{name} values must be >= 1; got {values}")
     space["hidden_layer_sizes"] = [(w,) * d for d, w in itertools.product(depths, widths)]
     return space
 

@@ -33,12 +33,19 @@ from typing import Any
 
 import numpy as np
 
+from nnscratch.base.validation import check_choice, check_int_at_least, check_positive, check_seed
 from nnscratch.data.tabular import infer_task, load_xy
 
 # The search space grammar, the data files and the Dask backend live in their own modules; they
 # are also reached from here, as ``nnscratch tune`` (the command) uses them together.
 from nnscratch.sklearn.dask_backend import SchedulerError, check_scheduler_address, dask_backend
-from nnscratch.sklearn.search_space import TUNABLE, format_value, parse_settings, parse_space
+from nnscratch.sklearn.search_space import (
+    SEARCHES,
+    TUNABLE,
+    format_value,
+    parse_settings,
+    parse_space,
+)
 
 __all__ = [
     "TUNABLE",
@@ -85,13 +92,15 @@ class TuneResult:
 
 
 def make_estimator(task: str, settings: dict[str, Any] | None = None, seed: int = 0):
-    """An ``MLPClassifier`` or ``MLPRegressor`` with ``random_state=seed`` and ``settings``."""
+    """An ``MLPClassifier`` or ``MLPRegressor`` with ``random_state=seed`` and ``settings``
+    (a ``random_state`` among them seeds the networks instead)."""
     from nnscratch.sklearn.estimators import MLPClassifier, MLPRegressor
 
     classes = {"classification": MLPClassifier, "regression": MLPRegressor}
-    if task not in classes:
-        raise ValueError(f"task must be one of {', '.join(classes)}; got {task!r}")
-    return classes[task](random_state=seed, **(settings or {}))
+    estimator_class = classes[check_choice("task", task, classes)]
+    return estimator_class(
+        **{"random_state": check_seed(seed, allow_none=False), **(settings or {})}
+    )
 
 
 def make_search(
@@ -111,8 +120,9 @@ def make_search(
     from sklearn.base import is_classifier
     from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV, StratifiedKFold
 
-    if isinstance(cv, bool) or not isinstance(cv, int) or cv < 2:
-        raise ValueError(f"cv must be an integer >= 2 (the number of folds); got {cv!r}")
+    check_choice("search", search, SEARCHES)
+    cv = check_int_at_least("cv", cv, 2)  # folds
+    seed = check_seed(seed, allow_none=False)
     if not space:
         raise ValueError("the search space is empty; give at least one NAME=VALUES")
     splitter_class = StratifiedKFold if is_classifier(estimator) else KFold
@@ -123,11 +133,8 @@ def make_search(
             if not isinstance(values, list):
                 raise ValueError(f"{name}: a grid search takes lists of values")
         return GridSearchCV(estimator, space, **common)
-    if search == "random":
-        if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
-            raise ValueError(f"n_iter must be an integer >= 1; got {n_iter!r}")
-        return RandomizedSearchCV(estimator, space, n_iter=n_iter, random_state=seed, **common)
-    raise ValueError(f"search must be 'grid' or 'random'; got {search!r}")
+    n_iter = check_positive("n_iter", n_iter, integer=True)
+    return RandomizedSearchCV(estimator, space, n_iter=n_iter, random_state=seed, **common)
 
 
 def tune(
@@ -156,8 +163,9 @@ def tune(
         settings: fixed estimator parameters (e.g. ``{"max_iter": 100}``).
         search: "grid" (every combination) or "random" (``n_iter`` draws, seeded).
         cv: number of folds; scoring: a scikit-learn scorer name, None for the estimator's.
-        seed: seeds the folds, the random draws and every network (``random_state``): the
-            same seed gives the same results with any n_jobs or scheduler.
+        seed: seeds the folds, the random draws and every network (``random_state``, unless
+            ``settings`` or ``space`` give one): the same seed gives the same results with
+            any n_jobs or scheduler.
         n_jobs: joblib workers on this machine (-1: all cores); ignored with ``scheduler``.
         scheduler: "tcp://HOST:PORT" of a Dask scheduler: the fits run on its workers
             (they need nnscratch installed).

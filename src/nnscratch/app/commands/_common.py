@@ -1,128 +1,72 @@
 """Helpers shared by the subcommands: argparse value types and output conventions.
 
-Each type function raises ``argparse.ArgumentTypeError`` with a message that says what was
-received and what is allowed, so a bad flag exits with status 2 and one line, no traceback.
+The value types are made from the rules of ``nnscratch.base.validation`` by ``flag_type``, so
+a flag takes exactly the values the library takes, and a bad one exits with status 2 and the
+rule's one-line message (``nnscratch train: error: argument --seed: seed must be an integer
+from 0 to 4294967295; got -1``), no traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 
 from nnscratch.base import jsonio
+from nnscratch.base.validation import check_layer_widths, check_seed, from_text
+
+T = TypeVar("T")
 
 
-def int_at_least(minimum: int, what: str = "") -> Callable[[str], int]:
-    """An argparse type: an integer >= ``minimum`` (``what`` names it in the message)."""
-    label = f" ({what})" if what else ""
+class CommandParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr, exit status 2:
+    ``<prog>: error: <message>`` (``--help`` shows the usage)."""
 
-    def parse(text: str) -> int:
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def flag_type(
+    check: Callable[[Any], T], *, read: Callable[[str], Any] = from_text
+) -> Callable[[str], T]:
+    """An argparse type made from a rule: the flag's text is read (``from_text``: an int, a
+    float, else the text itself) and checked by ``check``; the rule's ValueError becomes
+    argparse's usage error, its message unchanged.
+
+        parser.add_argument("--lr", type=flag_type(partial(check_positive, "learning_rate")))
+    """
+
+    def parse(text: str) -> T:
         try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected an integer >= {minimum}{label}; got {text!r}"
-            ) from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(
-                f"expected an integer >= {minimum}{label}; got {value}"
-            )
-        return value
+            return check(read(text))
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
 
     return parse
 
 
-positive_int = int_at_least(1)
-non_negative_int = int_at_least(0)
+def comma_separated(text: str) -> tuple:
+    """Split a comma-separated flag, "20,7,5" -> (20, 7, 5), each part as ``from_text``
+    reads it."""
+    return tuple(from_text(part.strip()) for part in text.split(","))
 
 
-def _float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number; got {text!r}")
-    return value
+def _seeds(values) -> tuple[int, ...]:
+    return tuple(check_seed(value, allow_none=False) for value in values)
 
 
-def positive_float(text: str) -> float:
-    """A finite number > 0 (e.g. a learning rate)."""
-    value = _float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0; got {text!r}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """A finite number >= 0 (e.g. an L2 strength)."""
-    value = _float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0; got {text!r}")
-    return value
-
-
-def open_fraction(text: str) -> float:
-    """A number strictly between 0 and 1 (a validation fraction)."""
-    value = _float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(
-            f"expected a number between 0 and 1 (exclusive); got {text!r}"
-        )
-    return value
-
-
-def keep_probability(text: str) -> float:
-    """A keep probability in (0, 1] (1 = no dropout)."""
-    value = _float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a keep probability in (0, 1]; got {text!r}")
-    return value
-
-
-def layer_widths(text: str) -> tuple[int, ...]:
-    """Comma-separated hidden layer widths, e.g. "20,7,5", each an integer >= 1."""
-    form = "comma-separated integers >= 1, e.g. 20,7,5"
-    tokens = [t.strip() for t in text.split(",")]
-    if not text.strip():
-        raise argparse.ArgumentTypeError(f"expected {form}; got an empty value")
-    widths = []
-    for token in tokens:
-        try:
-            width = int(token)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"invalid layer width {token!r} in {text!r}: expected {form}"
-            ) from None
-        if width < 1:
-            raise argparse.ArgumentTypeError(
-                f"invalid layer width {width} in {text!r}: widths must be >= 1 ({form})"
-            )
-        widths.append(width)
-    return tuple(widths)
-
-
-def seed_list(text: str) -> tuple[int, ...]:
-    """Comma-separated seeds, e.g. "0,1,2", each an integer >= 0."""
-    seeds = []
-    for token in text.split(","):
-        try:
-            seed = int(token.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"invalid seed {token.strip()!r} in {text!r}: expected comma-separated "
-                "integers >= 0, e.g. 0,1,2"
-            ) from None
-        if seed < 0:
-            raise argparse.ArgumentTypeError(f"invalid seed {seed} in {text!r}: seeds are >= 0")
-        seeds.append(seed)
-    return tuple(seeds)
+#: ``--seed S``: the one seed rule (an integer from 0 to 2**32 - 1)
+seed_type = flag_type(partial(check_seed, allow_none=False))
+#: ``--seeds S,S,...``: each by the seed rule
+seeds_type = flag_type(_seeds, read=comma_separated)
+#: ``--layers W1,W2,...``: hidden layer widths, each an integer >= 1
+layer_widths_type = flag_type(partial(check_layer_widths, "layers"), read=comma_separated)
 
 
 def add_data_option(parser: argparse.ArgumentParser) -> None:

@@ -15,12 +15,14 @@ import argparse
 import sys
 import time
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nnscratch.app.commands import _common as c
+from nnscratch.base.validation import check_positive
 
 
 def experiment_configs() -> dict:
@@ -68,7 +70,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     c.add_data_option(parser)
     parser.add_argument(
         "--seeds",
-        type=c.seed_list,
+        type=c.seeds_type,
         default=(0,),
         metavar="S,S,...",
         help="seeds to run each configuration with; several give mean (min-max) (default 0)",
@@ -82,7 +84,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--iterations",
-        type=c.positive_int,
+        type=c.flag_type(partial(check_positive, "iterations", integer=True)),
         metavar="N",
         help="override every run's iterations (for a quick smoke test)",
     )

@@ -4,9 +4,11 @@ of cat data images."""
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 from nnscratch.app.commands import _common as c
+from nnscratch.base.validation import check_positive
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -40,9 +42,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--split", choices=("train", "test"), default="train", help="which images (default train)"
     )
     samples.add_argument(
-        "-n", type=c.positive_int, default=24, metavar="N", help="how many images (default 24)"
+        "-n",
+        type=c.flag_type(partial(check_positive, "n", integer=True)),
+        default=24,
+        metavar="N",
+        help="how many images (default 24)",
     )
-    samples.add_argument("--seed", type=c.non_negative_int, default=0, help="which random sample")
+    samples.add_argument("--seed", type=c.seed_type, default=0, help="which random sample")
     return parser
 
 

@@ -12,12 +12,14 @@ import math
 import signal
 import sys
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from nnscratch.app.commands import _common as c
 from nnscratch.base.errors import TrainingDivergedError
+from nnscratch.base.validation import check_fraction, check_positive, check_probability
 
 #: the options that map one-to-one onto TrainConfig fields (argparse dest == field name)
 _DESTS = (
@@ -82,7 +84,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--layers",
-        type=c.layer_widths,
+        type=c.layer_widths_type,
         metavar="W1,W2,...",
         help=f"hidden layer widths (default {','.join(map(str, d.layers))})",
     )
@@ -95,25 +97,25 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--learning-rate",
         "--lr",
-        type=c.positive_float,
+        type=c.flag_type(partial(check_positive, "learning_rate")),
         metavar="F",
         help=f"learning rate > 0 (default {d.learning_rate:g})",
     )
     g.add_argument(
         "--iterations",
-        type=c.positive_int,
+        type=c.flag_type(partial(check_positive, "iterations", integer=True)),
         metavar="N",
         help=f"parameter updates per network (default {d.iterations})",
     )
     g.add_argument(
         "--epochs",
-        type=c.positive_int,
+        type=c.flag_type(partial(check_positive, "epochs", integer=True)),
         metavar="N",
         help="passes over the data, instead of --iterations",
     )
     g.add_argument(
         "--batch-size",
-        type=c.positive_int,
+        type=c.flag_type(partial(check_positive, "batch_size", integer=True)),
         metavar="N",
         help="mini-batch size (default: the full batch)",
     )
@@ -121,11 +123,14 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         "--optimizer", choices=sorted(OPTIMIZERS), help=f"optimizer (default {d.optimizer})"
     )
     g.add_argument(
-        "--l2", type=c.non_negative_float, metavar="LAMBDA", help=f"L2 penalty (default {d.l2:g})"
+        "--l2",
+        type=c.flag_type(partial(check_positive, "l2", allow_zero=True)),
+        metavar="LAMBDA",
+        help=f"L2 penalty (default {d.l2:g})",
     )
     g.add_argument(
         "--dropout",
-        type=c.keep_probability,
+        type=c.flag_type(partial(check_probability, "dropout")),
         metavar="KEEP_PROB",
         help="keep probability of hidden units, in (0, 1] (default: no dropout)",
     )
@@ -141,13 +146,13 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--patience",
-        type=c.positive_int,
+        type=c.flag_type(partial(check_positive, "patience", integer=True)),
         metavar="N",
         help=f"early stopping patience in epochs (default {d.patience})",
     )
     g.add_argument(
         "--validation-fraction",
-        type=c.open_fraction,
+        type=c.flag_type(partial(check_fraction, "validation_fraction")),
         metavar="F",
         help="hold out this fraction of the training images for validation (default: none; "
         "0.2 with --early-stopping)",
@@ -170,11 +175,11 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--ensemble",
-        type=c.positive_int,
+        type=c.flag_type(partial(check_positive, "ensemble", integer=True)),
         metavar="K",
         help=f"average the probabilities of K networks (default {d.ensemble})",
     )
-    g.add_argument("--seed", type=c.non_negative_int, metavar="S", help="random seed (default 0)")
+    g.add_argument("--seed", type=c.seed_type, metavar="S", help="random seed (default 0)")
 
 
 def config_from_args(args: argparse.Namespace, base=None):
@@ -217,7 +222,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--print-every",
-        type=c.non_negative_int,
+        type=c.flag_type(partial(check_positive, "print_every", integer=True, allow_zero=True)),
         metavar="N",
         help="print the cost every N iterations (default 100; 0: never)",
     )
@@ -226,7 +231,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--checkpoint-every",
-        type=c.positive_int,
+        type=c.flag_type(partial(check_positive, "checkpoint_every", integer=True)),
         metavar="N",
         help="write a checkpoint into the output directory every N updates of each network "
         "(atomically; Ctrl-C or SIGTERM always writes one), so that --resume can continue the run",

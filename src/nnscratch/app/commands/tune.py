@@ -24,10 +24,12 @@ import json
 import re
 import sys
 import warnings
+from functools import partial
 from pathlib import Path
 
-from nnscratch.app.commands._common import add_data_option, int_at_least, positive_int
+from nnscratch.app.commands._common import add_data_option, flag_type, seed_type
 from nnscratch.base.errors import UsageError
+from nnscratch.base.validation import check_int_at_least, check_positive
 
 DEFAULT_SPACE = ("hidden_layer_sizes=7:20,7,5", "learning_rate=0.001:0.0075")
 
@@ -39,9 +41,11 @@ EPILOG = """\
   learning_rate=loguniform(1e-4,1e-1) distributions (--search random): loguniform(a,b),
   l2=uniform(0,0.01)                  uniform(a,b), randint(a,b) (bounds inclusive)
   dropout=none:0.8                    'none' is None
+  random_state=0:1:2                  the networks' seeds (the folds keep --seed)
 names: learning_rate, hidden_layer_sizes, depth, width, activation, max_iter (epochs),
   batch_size, optimizer, l2, dropout, batch_norm, early_stopping, validation_fraction,
-  n_iter_no_change, tol, lr_schedule, init, shuffle, dtype
+  n_iter_no_change, tol, lr_schedule, init, shuffle, dtype, random_state
+each value is checked by the parameter's rule, as MLPClassifier checks it.
 --set NAME=VALUE (repeatable) fixes a parameter of every candidate (e.g. --set max_iter=100).
 default search: --param hidden_layer_sizes=7:20,7,5 --param learning_rate=0.001:0.0075
 """
@@ -95,14 +99,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--n-iter",
-        type=positive_int,
+        type=flag_type(partial(check_positive, "n_iter", integer=True)),
         default=10,
         metavar="N",
         help="candidates drawn by --search random (default 10)",
     )
     p.add_argument(
         "--cv",
-        type=_folds,
+        type=flag_type(partial(check_int_at_least, "cv", minimum=2)),
         default=5,
         metavar="K",
         help="number of cross-validation folds (default 5)",
@@ -121,7 +125,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="auto: regression when the labels are non-integer numbers",
     )
     p.add_argument(
-        "--seed", type=int, default=0, help="seeds folds, random draws and networks (default 0)"
+        "--seed",
+        type=seed_type,
+        default=0,
+        metavar="S",
+        help="seeds folds, random draws and networks (default 0; a random_state in --param "
+        "or --set seeds the networks instead)",
     )
     p.add_argument(
         "--n-jobs",
@@ -137,14 +146,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--connect-timeout",
-        type=_positive_seconds,
+        type=flag_type(partial(check_positive, "connect_timeout")),
         default=10.0,
         metavar="S",
         help="seconds to wait for the Dask scheduler (default 10)",
     )
     p.add_argument(
         "--top",
-        type=positive_int,
+        type=flag_type(partial(check_positive, "top", integer=True)),
         default=5,
         metavar="N",
         help="rows of the results table to print (default 5)",
@@ -156,19 +165,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="output directory (default tune-results)",
     )
     return p
-
-
-_folds = int_at_least(2, "folds")
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0; got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0; got {text!r}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
