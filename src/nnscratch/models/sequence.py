@@ -85,8 +85,8 @@ from nnscratch.nn.layers import (
     Recurrent,
     TimeDistributed,
 )
-from nnscratch.nn.metrics import accuracy
 from nnscratch.nn.losses import get_loss
+from nnscratch.nn.metrics import accuracy
 
 #: recurrent layer classes by architecture token
 RECURRENT: dict[str, type[Recurrent]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
@@ -119,8 +119,7 @@ def _check_not_tokens(state: _BuildState, what: str) -> None:
 def _embed(match: re.Match, state: _BuildState) -> list[Layer]:
     if state.vocab_size is None or state.index != 0:
         raise ValueError(
-            "embed<D> must be the first token, for token inputs (input_shape (T,) and a "
-            "vocab_size)"
+            "embed<D> must be the first token, for token inputs (input_shape (T,) and a vocab_size)"
         )
     state.index += 1
     dim = int(match["units"])
