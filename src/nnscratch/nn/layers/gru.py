@@ -33,22 +33,24 @@ class GRU(Recurrent):
 
     gates = 3
     state_names = ("h",)
+    recycled = ("G", "HN")
 
     def _scan(self, X, states0, invalid):
-        T, m, _ = X.shape
+        T, m, n_in = X.shape
         H, p = self.n_hidden, self.params
         scale, offset = gate_scale("sst", H, self.dtype)
         rz_scale, rz_offset = scale[: 2 * H], offset[: 2 * H]
         # G (T, m, 3H): x projections (r and z with both biases, scaled for the one-tanh
         # trick), then each step's r, z and n in place
-        G = (X.reshape(T * m, -1) @ p["weight_ih"].T).reshape(T, m, 3 * H)
+        G = self._buffer("G", (T, m, 3 * H))
+        np.matmul(X.reshape(T * m, n_in), p["weight_ih"].T, out=G.reshape(T * m, 3 * H))
         G += p["bias_ih"]
         G[:, :, : 2 * H] += p["bias_hh"][: 2 * H]
         G[:, :, : 2 * H] *= rz_scale
         W_hhT = (p["weight_hh"] * scale[:, None]).T  # (H, 3H); the n rows unscaled
         b_hn = p["bias_hh"][2 * H :]
-        Hs = np.empty((T, m, H), dtype=self.dtype)
-        HN = np.empty_like(Hs)  # h_n = h_{t-1} . W_hn^T + b_hn, which backward needs
+        Hs = np.empty((T, m, H), dtype=self.dtype)  # the outputs: never recycled
+        HN = self._buffer("HN", (T, m, H))  # h_n = h_{t-1} . W_hn^T + b_hn, which backward needs
         rec = np.empty((m, 3 * H), dtype=self.dtype)
         tmp = np.empty((m, H), dtype=self.dtype)
         h = states0[0]
@@ -78,15 +80,25 @@ class GRU(Recurrent):
         W_hh = self.params["weight_hh"]
         r, z, n = (G[:, :, k * H : (k + 1) * H] for k in range(3))
         # the per-step factors, for all steps at once
-        dh_to_dn = (1 - z) * (1 - n * n)
-        dn_to_dr = HN * r * (1 - r)
-        dh_to_dz = np.empty_like(Hs)  # (h_{t-1} - n) z (1 - z)
+        tmp3 = self._work("tmp", Hs.shape)
+        dh_to_dn = self._work("dh_to_dn", Hs.shape)  # (1 - z)(1 - n^2)
+        np.multiply(n, n, out=tmp3)
+        np.subtract(1, tmp3, out=tmp3)
+        np.subtract(1, z, out=dh_to_dn)
+        dh_to_dn *= tmp3
+        dn_to_dr = self._work("dn_to_dr", Hs.shape)  # h_n r (1 - r)
+        np.subtract(1, r, out=dn_to_dr)
+        dn_to_dr *= r
+        dn_to_dr *= HN
+        dh_to_dz = self._work("dh_to_dz", Hs.shape)  # (h_{t-1} - n) z (1 - z)
         np.subtract(h0, n[0], out=dh_to_dz[0])
         np.subtract(Hs[:-1], n[1:], out=dh_to_dz[1:])
-        dh_to_dz *= z * (1 - z)
+        np.subtract(1, z, out=tmp3)
+        tmp3 *= z
+        dh_to_dz *= tmp3
 
-        dZx = np.empty_like(G)  # gradients of [x_r, x_z, x_n]
-        dZh = np.empty_like(G)  # gradients of [h_r, h_z, h_n]
+        dZx = self._work("dZx", G.shape)  # gradients of [x_r, x_z, x_n]
+        dZh = self._work("dZh", G.shape)  # gradients of [h_r, h_z, h_n]
         dh = dfinal[0]
         dh_tot = np.empty((m, H), dtype=self.dtype)
         tmp = np.empty_like(dh_tot)

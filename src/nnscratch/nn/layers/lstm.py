@@ -37,19 +37,22 @@ class LSTM(Recurrent):
     gates = 4
     state_names = ("h", "c")
 
+    recycled = ("G", "C", "TC")
+
     def _scan(self, X, states0, invalid):
-        T, m, _ = X.shape
+        T, m, n_in = X.shape
         H, p = self.n_hidden, self.params
         scale, offset = gate_scale("ssts", H, self.dtype)
         # G (T, m, 4H): the input projections, scaled for the one-tanh trick, then each
         # step's activated gates [i, f, g, o] in place
-        G = (X.reshape(T * m, -1) @ p["weight_ih"].T).reshape(T, m, 4 * H)
+        G = self._buffer("G", (T, m, 4 * H))
+        np.matmul(X.reshape(T * m, n_in), p["weight_ih"].T, out=G.reshape(T * m, 4 * H))
         G += p["bias_ih"] + p["bias_hh"]
         G *= scale
         W_hhT = (p["weight_hh"] * scale[:, None]).T  # (H, 4H)
-        Hs = np.empty((T, m, H), dtype=self.dtype)
-        Cs = np.empty_like(Hs)
-        TC = np.empty_like(Hs)  # tanh(c_t)
+        Hs = np.empty((T, m, H), dtype=self.dtype)  # the outputs: never recycled
+        Cs = self._buffer("C", (T, m, H))
+        TC = self._buffer("TC", (T, m, H))  # tanh(c_t)
         rec = np.empty((m, 4 * H), dtype=self.dtype)
         ig = np.empty((m, H), dtype=self.dtype)
         h, c = states0
@@ -77,17 +80,26 @@ class LSTM(Recurrent):
         H = H4 // 4
         W_hh = self.params["weight_hh"]
         i, f, g, o = (G[:, :, k * H : (k + 1) * H] for k in range(4))
-        # the per-step factors, for all steps at once
-        dh_to_dc = o * (1 - TC * TC)  # dc += dh * o (1 - tanh(c)^2)
-        dh_to_do = TC * o * (1 - o)  # dz_o = dh * tanh(c) o (1 - o)
-        dc_to = np.empty((T, m, 3, H), dtype=self.dtype)  # dz_{i,f,g} = dc * dc_to
-        np.multiply(g, i * (1 - i), out=dc_to[:, :, 0])
-        np.multiply(i, 1 - g * g, out=dc_to[:, :, 2])
-        f_slope = f * (1 - f)
-        np.multiply(c0, f_slope[0], out=dc_to[0, :, 1])
-        np.multiply(Cs[:-1], f_slope[1:], out=dc_to[1:, :, 1])
+        # the per-step factors, for all steps at once:
+        #   K = [g i(1-i), c_{t-1} f(1-f), i (1-g^2), tanh(c) o(1-o)], so that
+        #   dz = [dc, dc, dc, dh] * K;  and P = o (1 - tanh(c)^2), so that dc += dh * P
+        slope_a, slope_b = _gate_slopes(H, self.dtype)
+        K = self._work("K", G.shape)
+        np.subtract(slope_a, G, out=K)
+        K *= G
+        K += slope_b  # s(1 - s) for the sigmoid gates, 1 - g^2 for g
+        K4 = K.reshape(T, m, 4, H)
+        K4[:, :, 0] *= g
+        K4[0, :, 1] *= c0
+        K4[1:, :, 1] *= Cs[:-1]
+        K4[:, :, 2] *= i
+        K4[:, :, 3] *= TC
+        P = self._work("P", TC.shape)
+        np.multiply(TC, TC, out=P)
+        np.subtract(1, P, out=P)
+        P *= o
 
-        dZ = np.empty_like(G)
+        dZ = self._work("dZ", G.shape)
         dZ4 = dZ.reshape(T, m, 4, H)
         dh, dc = dfinal  # gradients reaching h_t and c_t from later steps
         dh_tot = np.empty((m, H), dtype=self.dtype)
@@ -104,15 +116,22 @@ class LSTM(Recurrent):
                 np.multiply(dh_tot, carry[t], out=hold_h)
                 np.multiply(dc, carry[t], out=hold_c)
                 dh_tot *= valid[t]
-            np.multiply(dh_tot, dh_to_dc[t], out=dc_tot)
+            np.multiply(dh_tot, P[t], out=dc_tot)
             dc_tot += dc
             if valid is not None:
                 dc_tot *= valid[t]
-            np.multiply(dc_tot[:, None, :], dc_to[t], out=dZ4[t, :, :3])
-            np.multiply(dh_tot, dh_to_do[t], out=dZ4[t, :, 3])
+            np.multiply(K4[t, :, :3], dc_tot[:, None, :], out=dZ4[t, :, :3])
+            np.multiply(K4[t, :, 3], dh_tot, out=dZ4[t, :, 3])
             np.multiply(dc_tot, f[t], out=dc)
             np.matmul(dZ[t], W_hh, out=dh)
             if valid is not None:
                 dh += hold_h
                 dc += hold_c
         return dZ, dZ, (dh, dc)
+
+
+def _gate_slopes(H: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) per unit of [i, f, g, o] such that (a - act) * act + b is each gate's slope:
+    s (1 - s) for the sigmoid gates (a = 1, b = 0), 1 - g^2 for g (a = 0, b = 1)."""
+    a = np.concatenate([np.full(H, v) for v in (1.0, 1.0, 0.0, 1.0)]).astype(dtype)
+    return a, (1 - a).astype(dtype)

@@ -33,6 +33,13 @@ state after the sample's last real step: for right-padded sequences exactly what
 state gradient passes straight through to the step before, and the cell's own gradients there
 are zero.
 
+Memory. The cache of ``forward`` holds a few (T, m, G*H) arrays and backward works on as
+many; allocated afresh at every batch, arrays of megabytes cost the kernel a page fault per
+4 KB (a third of an LSTM's training time, measured). So backward keeps its scratch arrays
+between calls (``_work``), and once it has read a cache, hands that cache's internal arrays
+(``recycled``, never its outputs) to the next ``forward`` (``_buffer``): a cache is used by
+one backward only.
+
 Initial states are zero unless ``initial_state`` gives them: an array (m, H) or (H,) for RNN
 and GRU, a pair (h_0, c_0) for LSTM. ``final_state(cache)`` returns the states after the last
 step (for truncated backpropagation through time and for sampling, which carry them into the
@@ -65,6 +72,9 @@ class Recurrent(Layer):
     state_names: tuple[str, ...] = ("h",)
     #: the model passes ``mask`` and ``initial_state`` to layers that take them
     takes_mask = True
+    #: cache entries that backward reads last: their arrays go back to the layer once it is
+    #: done, for the next forward to fill (never the outputs, which the caller may keep)
+    recycled: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -111,6 +121,21 @@ class Recurrent(Layer):
         and 0.0 at masked ones (or None). Returns (dZx, dZh, dstates0)."""
         raise NotImplementedError
 
+    # ---- reused arrays ------------------------------------------------------------------
+    def _buffer(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """An uninitialised array for the cache entry ``name``: the one the last backward
+        recycled when it has this shape, else a new one."""
+        a = self.__dict__.setdefault("_recycled", {}).pop(name, None)
+        return a if a is not None and a.shape == shape else np.empty(shape, dtype=self.dtype)
+
+    def _work(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """A scratch array of backward, kept from call to call (it never leaves backward)."""
+        work = self.__dict__.setdefault("_workspace", {})
+        a = work.get(name)
+        if a is None or a.shape != shape:
+            a = work[name] = np.empty(shape, dtype=self.dtype)
+        return a
+
     # ---- forward ------------------------------------------------------------------------
     def forward(
         self,
@@ -126,7 +151,9 @@ class Recurrent(Layer):
         invalid = self._invalid_steps(mask, m, T)
         states0 = self._initial_states(initial_state, m)
         cache = self._scan(X, states0, invalid)
+        # the final states are copies: the arrays they are read from may be recycled
         cache.update(X=X, invalid=invalid, states0=states0)
+        cache["final"] = tuple(state.copy() for state in cache["final"])
         if not self.return_sequences:
             return cache["final"][0].copy(), cache
         Hs = cache["H"]
@@ -198,6 +225,11 @@ class Recurrent(Layer):
     ) -> tuple[np.ndarray | None, dict[str, np.ndarray], tuple[np.ndarray, ...]]:
         """``backward``, with ``dfinal`` (gradients of the final states, (m, H) each, or None)
         in and the gradients of the initial states out: (dA_prev, grads, dstates0)."""
+        if cache.get("consumed"):
+            raise ValueError(
+                f"{type(self).__name__} layer {self.index}: this cache was already used by a "
+                "backward pass (its arrays are reused); run forward again"
+            )
         T, m, _ = cache["X"].shape
         zeros = tuple(np.zeros((m, self.n_hidden), dtype=self.dtype) for _ in self.state_names)
         dfinal = zeros if dfinal is None else tuple(np.array(d, dtype=self.dtype) for d in dfinal)
@@ -212,6 +244,10 @@ class Recurrent(Layer):
             dfinal = (dfinal[0] + dA, *dfinal[1:])
         dZx, dZh, dstates0 = self._scan_back(dH, dfinal, cache, valid)
         grads, dX = self._parameter_gradients(dZx, dZh, cache, need_input_grad)
+        recycled = self.__dict__.setdefault("_recycled", {})
+        for name in self.recycled:
+            recycled[name] = cache.pop(name)
+        cache["consumed"] = True
         return (None if dX is None else dX.transpose(1, 0, 2)), grads, dstates0
 
     def _parameter_gradients(self, dZx, dZh, cache, need_input_grad: bool):

@@ -26,10 +26,11 @@ class RNN(Recurrent):
     state_names = ("h",)
 
     def _scan(self, X, states0, invalid):
-        T, m, _ = X.shape
+        T, m, n_in = X.shape
         p = self.params
         # Z (T, m, H): the input projections of all steps, then each step's state in place
-        Z = (X.reshape(T * m, -1) @ p["weight_ih"].T).reshape(T, m, self.n_hidden)
+        # (the outputs, so never recycled)
+        Z = (X.reshape(T * m, n_in) @ p["weight_ih"].T).reshape(T, m, self.n_hidden)
         Z += p["bias_ih"] + p["bias_hh"]
         W_hhT = p["weight_hh"].T
         rec = np.empty((m, self.n_hidden), dtype=self.dtype)
@@ -47,8 +48,10 @@ class RNN(Recurrent):
         Hs = cache["H"]
         T, m, H = Hs.shape
         W_hh = self.params["weight_hh"]
-        slope = 1 - Hs * Hs  # tanh'(z_t) = 1 - h_t^2, all steps at once
-        dZ = np.empty_like(Hs)
+        slope = self._work("slope", Hs.shape)  # tanh'(z_t) = 1 - h_t^2, all steps at once
+        np.multiply(Hs, Hs, out=slope)
+        np.subtract(1, slope, out=slope)
+        dZ = self._work("dZ", Hs.shape)
         dh = dfinal[0]  # the gradient reaching h_t from later steps (and the final state)
         dh_tot = np.empty((m, H), dtype=self.dtype)
         if valid is not None:
