@@ -233,8 +233,8 @@ def test_sequence_softmax_loss_counts_only_non_negative_targets():
     counted = Y >= 0
     assert loss.count(Y) == 6
     logp = Z - np.log(np.exp(Z).sum(axis=-1, keepdims=True))
-    expected = -np.sum(np.take_along_axis(logp, np.maximum(Y, 0).astype(int)[..., None], -1)[
-        ..., 0] * counted) / 6  # fmt: skip
+    picked = np.take_along_axis(logp, np.maximum(Y, 0).astype(int)[..., None], -1)[..., 0]
+    expected = -np.sum(picked * counted) / 6
     assert loss.cost(Z, Y) == pytest.approx(expected, rel=1e-12)
     dZ = loss.output_gradient(loss.activation.forward(Z), Y)
 

@@ -151,9 +151,8 @@ def test_language_model_with_truncated_bptt_matches_torch_with_detach():
         )
         (part / n_total).backward()
         t_cost += float(part.detach()) / n_total
-        detached = [tuple(s.detach() for s in f) if isinstance(f, tuple) else f.detach()
-                    for f in finals]  # fmt: skip
-        states = {1: detached[0], 2: detached[1]}
+        lstm_state, gru_state = finals
+        states = {1: tuple(s.detach() for s in lstm_state), 2: gru_state.detach()}
     assert cost == pytest.approx(t_cost, rel=1e-10)
     for name, g in twin.grads().items():
         close(grads[name], g, name)
@@ -181,8 +180,8 @@ def test_forecaster_matches_torch(seed):
     twin = _TorchSequenceModel(net)
     pack = torch.nn.utils.rnn.pack_padded_sequence
     gru, lstm, linear = twin.parts
-    out, _ = gru(pack(torch.tensor(X), torch.tensor(lengths), batch_first=True,
-                      enforce_sorted=False))  # fmt: skip
+    packed = pack(torch.tensor(X), torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+    out, _ = gru(packed)
     _, (h, _) = lstm(out)
     Z = linear(h[0])
     t_cost = 0.5 * ((Z[:, 0] - torch.tensor(y)) ** 2).sum() / 5
