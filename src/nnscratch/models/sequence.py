@@ -251,8 +251,11 @@ def _count_weights(config: dict) -> int | None:
         vocab = None if vocab is None else check_positive("vocab_size", vocab, integer=True)
         shape = _check_input_shape(config["input_shape"], vocab)
         n_out = check_positive("n_outputs", config.get("n_outputs", 1), integer=True)
+        per_step = get_loss(config.get("output_activation", "identity")).per_step
     except (KeyError, TypeError, ValueError):
         return None
+    if not per_step and not any(builder is _recurrent for _, builder in parsed):
+        return None  # an output per sequence needs a recurrent layer
     width = None if vocab is not None else shape[1]  # features per step (None: token ids)
     total = 0
     for match, builder in parsed:
