@@ -60,8 +60,9 @@ def test_layers_and_parameter_names_follow_the_grammar():
 
 
 def test_one_output_per_sequence_comes_from_the_last_recurrent_layer():
-    net = SequenceNetwork("rnn4-gru3-dense2-tanh", input_shape=(5, 2), n_outputs=3,
-                          output_activation="softmax")  # fmt: skip
+    net = SequenceNetwork(
+        "rnn4-gru3-dense2-tanh", input_shape=(5, 2), n_outputs=3, output_activation="softmax"
+    )
     assert [getattr(layer, "return_sequences", None) for layer in net.layers[:2]] == [True, False]
     assert net.layer_shapes[-1] == (3,) and type(net.layers[2]).__name__ == "Dense"
     assert net.forward(np.zeros((4, 5, 2), dtype=np.float32))[0].shape == (4, 3)
@@ -101,7 +102,7 @@ CASES = [
         "gru4-rnn3-dense3-relu",
         {"output_activation": "softmax", "n_outputs": 3, "padding": 0.0},
         "padded series",
-    ),  # fmt: skip
+    ),
     ("rnn3", {"output_activation": "sigmoid", "n_outputs": 1}, "series"),
 ]
 
