@@ -20,26 +20,31 @@ from nnscratch.base.validation import check_positive, check_seed
 class NgramLanguageModel:
     """P(y_t | the n-1 tokens up to x_t) from counts with add-k smoothing:
 
-        P(v | context) = (count(context, v) + k) / (count(context) + k V)
+        P(v | context) = (count(context, v) + k) / (count(context) + k V')
 
-    The context of step t is (x_{t-n+2}, ..., x_t), the steps before the first one read as
-    token ``boundary`` (the start of a text). order=2 is a bigram model, 3 a trigram.
+    over the V' = V - 1 tokens other than ``padding``, which is never a target (it gets
+    probability 0). The context of step t is (x_{t-n+2}, ..., x_t), the steps before the
+    first one read as token ``boundary`` (the start of a text). order=2 is a bigram model,
+    3 a trigram.
     """
 
-    def __init__(self, vocab_size: int, order: int = 2, smoothing: float = 0.1, boundary=1):
+    def __init__(
+        self, vocab_size: int, order: int = 2, smoothing: float = 0.1, boundary=1, padding=0
+    ):
         self.vocab_size = check_positive("vocab_size", vocab_size, integer=True)
         self.order = check_positive("order", order, integer=True)
         self.smoothing = check_positive("smoothing", smoothing)
-        self.boundary = int(boundary)
+        self.boundary, self.padding = int(boundary), int(padding)
         self.counts = np.zeros((self.vocab_size,) * self.order, dtype=np.float64)
 
     def _contexts(self, X: np.ndarray) -> tuple[np.ndarray, ...]:
-        """n-1 arrays (m, T): the context tokens of every step, oldest first."""
+        """n-1 arrays (m, T): the context tokens of every step, oldest first (the last is X
+        itself: x_t is the token before target y_t)."""
         X = np.asarray(X, dtype=np.int64)
         lead = np.full((X.shape[0], self.order - 1), self.boundary, dtype=np.int64)
         padded = np.concatenate([lead, X], axis=1)
         T = X.shape[1]
-        return tuple(padded[:, k : k + T] for k in range(self.order - 1))
+        return tuple(padded[:, k : k + T] for k in range(1, self.order))
 
     def fit(self, X, y) -> NgramLanguageModel:
         y = np.asarray(y, dtype=np.int64)
@@ -50,9 +55,11 @@ class NgramLanguageModel:
 
     def log_proba(self) -> np.ndarray:
         """log P(v | context) for every context and v: (V,) * order."""
-        k = self.smoothing
+        k = np.full(self.vocab_size, self.smoothing)
+        k[self.padding] = 0
         totals = self.counts.sum(axis=-1, keepdims=True)
-        return np.log(self.counts + k) - np.log(totals + k * self.vocab_size)
+        with np.errstate(divide="ignore"):  # log 0 = -inf for the padding token
+            return np.log(self.counts + k) - np.log(totals + k.sum())
 
     def cost(self, X, y) -> float:
         """Mean negative log-likelihood per counted target (nats)."""
