@@ -265,3 +265,20 @@ def test_sequence_softmax_needs_two_units_and_matching_shapes():
         loss.check_output_width(1)
     with pytest.raises(ValueError, match=r"per-step targets must have shape \(m, T\) = \(2, 3\)"):
         loss.cost(np.zeros((2, 3, 4)), np.zeros((2, 4)))
+
+
+@pytest.mark.parametrize("cls", CELLS)
+def test_training_steps_reuse_the_large_arrays(cls):
+    """After one forward/backward, the next batch of the same shape writes into the arrays
+    of the last one (no new multi-megabyte allocations, hence no page faults per batch)."""
+    layer = cls(3, 8, seed=0)
+    X = np.ones((4, 6, 3), dtype=np.float32)
+    A, cache = layer.forward(X)
+    layer.backward(np.ones_like(A), cache)
+    recycled = {name: id(a) for name, a in layer._recycled.items()}
+    work = {name: id(a) for name, a in layer._workspace.items()}
+    assert set(recycled) == set(cls.recycled) and work
+    A, cache = layer.forward(X)
+    assert {name: id(cache[name]) for name in cls.recycled} == recycled
+    layer.backward(np.ones_like(A), cache)
+    assert {name: id(a) for name, a in layer._workspace.items()} == work

@@ -217,3 +217,18 @@ def test_adam_with_clip_norm_takes_torchs_steps():
         t_opt.step()
         opt.step(p, {"W1": g.copy()})
     np.testing.assert_allclose(p["W1"], tp.detach().numpy(), rtol=1e-10)
+
+
+@pytest.mark.slow
+def test_bench_rnn_smoke():
+    """benchmarks/bench_rnn.py runs and reports a ratio (one epoch each; no speed claim)."""
+    import sys
+    from pathlib import Path
+
+    benchmarks = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(benchmarks))
+    try:
+        import bench_rnn
+    finally:
+        sys.path.remove(str(benchmarks))
+    assert bench_rnn.main(["--epochs", "1"]) > 0
