@@ -39,6 +39,7 @@ from nnscratch.nn.initializers import get_initializer
 from nnscratch.nn.layers import ActivationLayer, Dense
 from nnscratch.nn.losses import BinaryCrossEntropy
 from nnscratch.nn.metrics import accuracy
+from nnscratch.nn.model import cost_and_gradients
 from nnscratch.train.optimizers import GradientDescent
 from nnscratch.train.step import train_step
 
@@ -48,8 +49,9 @@ LAYERS_DIMS = [12288, 20, 7, 5, 1]  # the article's 4-layer model
 class LLayerModel:
     """[LINEAR -> RELU] * (L-1) -> LINEAR -> SIGMOID, as library layers.
 
-    ``train_step`` needs ``forward``, ``backward``, ``loss`` and ``parameters``; this class
-    is only that, so that the article's functions can be read in it one by one.
+    ``train_step`` needs ``forward``, ``backward``, ``loss``, ``parameters`` and the chain
+    of the three; this class is only that, so that the article's functions can be read in it
+    one by one.
     """
 
     def __init__(self, layers_dims: list[int], seed: int = 0, dtype=np.float32):
@@ -87,6 +89,11 @@ class LLayerModel:
             dA, layer_grads = layer.backward(dA, caches[position], need_input_grad=position > 0)
             grads.update({f"{k}{layer.index}": g for k, g in layer_grads.items()})
         return grads
+
+    def _cost_and_gradients(self, X: np.ndarray, Y: np.ndarray, training: bool = True):
+        """forward -> compute_cost -> backward, the library's one chain (what train_step
+        calls): cost_and_gradients(model, ...) runs this model's forward and backward."""
+        return cost_and_gradients(self, X, Y, training)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Labels (m,): 1 where the output logit is > 0, i.e. sigmoid > 1/2."""

@@ -11,9 +11,11 @@ from nnscratch.base.version import __version__
 from nnscratch.models.conv import ConvNetwork
 from nnscratch.models.ensemble import Ensemble
 from nnscratch.models.network import Network
+from nnscratch.models.sequence import SequenceNetwork
 from nnscratch.nn.activations import ACTIVATIONS, LeakyReLU, get_activation
 from nnscratch.nn.gradcheck import GradientCheckResult, gradient_check
 from nnscratch.nn.initializers import INITIALIZERS
+from nnscratch.nn.layers import GRU, LSTM, RNN, Embedding
 from nnscratch.nn.losses import LOSSES
 from nnscratch.persist.modelfile import LoadedModel, load, save
 from nnscratch.train.callbacks import Callback, EarlyStopping, PrintCost
@@ -48,15 +50,20 @@ __all__ = [
     "ConvNetwork",
     "DataError",
     "EarlyStopping",
+    "Embedding",
     "Ensemble",
+    "GRU",
     "GradientCheckResult",
     "History",
+    "LSTM",
     "LeakyReLU",
     "LoadedModel",
     "ModelFileError",
     "Network",
     "Optimizer",
     "PrintCost",
+    "RNN",
+    "SequenceNetwork",
     "TrainingDivergedError",
     "UsageError",
     "__version__",

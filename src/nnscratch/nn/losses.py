@@ -26,6 +26,9 @@ class Loss:
 
     name: str = "loss"
     activation: Activation
+    #: True for a loss with one target per time step (Z (m, T, K), Y (m, T)); a sequence
+    #: model then keeps the time axis up to its output layer
+    per_step: bool = False
 
     def cost(self, Z: np.ndarray, Y: np.ndarray) -> float:
         """Mean cost over the m samples, from the logits Z (m, n_L)."""
@@ -41,6 +44,11 @@ class Loss:
 
     def check_output_width(self, n_out: int) -> None:
         """Raise ValueError if this output cannot have n_out units."""
+
+    def count(self, Y: np.ndarray) -> int:
+        """How many targets of Y the cost averages over (samples; counted steps for a
+        per-step loss): what combines the costs of parts of a batch into the batch's."""
+        return Y.shape[0]
 
     def decide(self, Z: np.ndarray) -> np.ndarray:
         """The labels (or values) that logits Z (m, n_L) predict: the one decision rule that
@@ -180,11 +188,89 @@ def _columns(y, n_out: int, output: str) -> np.ndarray:
     return y
 
 
+class SequenceCrossEntropy(Loss):
+    """A softmax over K classes at every time step + categorical cross-entropy, averaged over
+    the counted steps: a language model's next-token loss.
+
+    Z (m, T, K) logits; Y (m, T) class indices, where a negative index (-1) marks a step
+    that is not counted (padding after the end of a shorter sequence, as PyTorch's
+    ``ignore_index``). With N counted steps:
+
+        cost = (1 / N) * sum over counted (i, t) of  logsumexp(z_it) - z_it[y_it]
+        dZ   = (softmax(Z) - onehot(Y)) / N      at counted steps, 0 elsewhere
+
+    exp(cost) is the model's perplexity.
+    """
+
+    name = "sequence_cross_entropy"
+    activation = Softmax()
+    per_step = True
+
+    def decide(self, Z: np.ndarray) -> np.ndarray:
+        """The most likely class at every step: (m, T)."""
+        return Z.argmax(axis=-1)
+
+    def decide_proba(self, P: np.ndarray) -> np.ndarray:
+        return P.argmax(axis=-1)
+
+    def check_output_width(self, n_out: int) -> None:
+        if n_out < 2:
+            raise ValueError(f"a per-step softmax output needs at least 2 units; got {n_out}")
+
+    def count(self, Y: np.ndarray) -> int:
+        return int(np.count_nonzero(Y >= 0))
+
+    def _targets(self, Z: np.ndarray, Y: np.ndarray):
+        if Z.shape[:2] != Y.shape:
+            raise ValueError(
+                f"per-step targets must have shape (m, T) = {Z.shape[:2]}; got {Y.shape}"
+            )
+        counted = Y >= 0
+        return counted, np.where(counted, Y, 0).astype(np.intp), max(self.count(Y), 1)
+
+    def cost(self, Z: np.ndarray, Y: np.ndarray) -> float:
+        counted, idx, n = self._targets(Z, Y)
+        zmax = Z.max(axis=-1, keepdims=True)
+        logsumexp = np.log(np.exp(Z - zmax).sum(axis=-1)) + zmax[..., 0]  # (m, T)
+        z_y = np.take_along_axis(Z, idx[..., None], axis=-1)[..., 0]
+        return float(np.where(counted, logsumexp - z_y, 0).sum(dtype=np.float64) / n)
+
+    def output_gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        counted, idx, n = self._targets(A, Y)
+        weight = (counted / A.dtype.type(n)).astype(A.dtype)  # (m, T): 1/N or 0
+        dZ = A * weight[..., None]
+        np.put_along_axis(
+            dZ, idx[..., None], np.take_along_axis(dZ, idx[..., None], -1) - weight[..., None], -1
+        )
+        return dZ
+
+    def encode_targets(self, y, n_out: int, dtype) -> np.ndarray:
+        y = np.asarray(y)
+        if y.ndim != 2:
+            raise ValueError(
+                "y for a per-step softmax output must be class indices of shape (m, T), "
+                f"-1 where a step is not counted; got shape {y.shape}"
+            )
+        if not np.issubdtype(y.dtype, np.number) or np.any(y != np.round(y)):
+            raise ValueError(
+                f"per-step class labels must be integers 0..{n_out - 1} (or -1: not counted); "
+                f"got values of dtype {y.dtype}"
+            )
+        if y.size and y.max() >= n_out:
+            bad = np.unique(y[y >= n_out])[:5]
+            raise ValueError(
+                f"class labels must be in 0..{n_out - 1} for {n_out} output units "
+                f"(or -1: not counted); got {bad.tolist()}"
+            )
+        return np.where(y < 0, -1, y).astype(dtype)
+
+
 #: The one registry from output activation names to their fused losses.
 LOSSES: dict[str, type[Loss]] = {
     "sigmoid": BinaryCrossEntropy,
     "softmax": CategoricalCrossEntropy,
     "identity": MeanSquaredError,
+    "sequence_softmax": SequenceCrossEntropy,
 }
 
 

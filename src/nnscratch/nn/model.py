@@ -145,11 +145,14 @@ class Sequential:
         for layer in self.layers:
             shape = tuple(layer.output_shape(shape))
             self.layer_shapes.append(shape)
-        if len(shape) != 1:
+        per_step = self.loss.per_step  # a sequence output: logits (m, T, n_L)
+        if len(shape) != (2 if per_step else 1):
+            expected = "(m, T, n_L)" if per_step else "(m, n_L)"
             raise ValueError(
-                f"the last layer must output logits of shape (m, n_L); got per-sample shape {shape}"
+                f"the last layer must output logits of shape {expected}; got per-sample shape "
+                f"{shape}"
             )
-        self.n_outputs = shape[0]
+        self.n_outputs = shape[-1]
         self.loss.check_output_width(self.n_outputs)
         names = [f"{name}{layer.index}" for layer in self.layers for name in layer.params]
         if len(names) != len(set(names)):

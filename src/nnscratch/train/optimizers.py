@@ -25,6 +25,15 @@ add epsilon outside the square root, as PyTorch does (``RMSprop(alpha=beta)``, `
 
 Updates are in place and allocation-free: each optimizer keeps one scratch array per parameter,
 and every scalar is cast to the parameter's dtype, so float32 stays float32.
+
+Gradient clipping, for every optimizer and every model: with ``clip_norm=c`` each step first
+rescales all gradients together when their global norm ||g|| (the 2-norm of all of them as
+one vector) exceeds c, as PyTorch's ``clip_grad_norm_``:
+
+    g *= c / (||g|| + 1e-6)    when ||g|| > c    (in place; the direction is kept)
+
+It bounds the step that an exploding gradient (a recurrent network's, through many time
+steps) would take. ``fit(..., optimizer_options={"clip_norm": 1.0})`` turns it on.
 """
 
 from __future__ import annotations
@@ -37,13 +46,34 @@ import numpy as np
 
 from nnscratch.base.validation import check_positive
 
-_WEIGHT_NAME = re.compile(r"W\d+")
+_WEIGHT_NAME = re.compile(r"(?:W|weight_ih|weight_hh)\d+")
 
 
 def is_weight(name: str) -> bool:
-    """True for the weight matrices ("W1", "W2", ...): what L2 and weight decay act on, not
-    biases or batch norm's gamma and beta."""
+    """True for the weight matrices ("W1", "W2", ..., and a recurrent layer's "weight_ih1",
+    "weight_hh1"): what L2 and weight decay act on, not biases or batch norm's gamma and
+    beta."""
     return _WEIGHT_NAME.fullmatch(name) is not None
+
+
+def global_norm(grads: dict[str, np.ndarray]) -> float:
+    """||g||: the 2-norm of all gradients taken as one vector."""
+    return math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+
+
+def clip_by_global_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
+    """Scale every gradient in place by max_norm / (||g|| + 1e-6) when ||g|| > max_norm
+    (PyTorch's ``clip_grad_norm_``); returns ||g|| before clipping."""
+    norm = global_norm(grads)
+    factor = max_norm / (norm + 1e-6)
+    if factor < 1:
+        for g in grads.values():
+            g *= g.dtype.type(factor)
+    return norm
+
+
+def _check_clip_norm(clip_norm) -> float | None:
+    return None if clip_norm is None else check_positive("clip_norm", clip_norm)
 
 
 def _check_fraction(name: str, value) -> float:
@@ -61,8 +91,9 @@ class Optimizer:
     name = "optimizer"
     slots: tuple[str, ...] = ()
 
-    def __init__(self, learning_rate: float = 0.0075):
+    def __init__(self, learning_rate: float = 0.0075, clip_norm: float | None = None):
         self.learning_rate = check_positive("learning_rate", learning_rate)
+        self.clip_norm = _check_clip_norm(clip_norm)
         self.t = 0  # number of steps taken
         self.state: dict[str, dict[str, np.ndarray]] = {s: {} for s in self.slots}
         self._scratch: dict[str, np.ndarray] = {}  # not state: reused work space
@@ -76,9 +107,12 @@ class Optimizer:
         """Update every array of ``params`` in place from ``grads`` (same keys and shapes).
 
         ``learning_rate`` overrides ``self.learning_rate`` for this step (a schedule's value).
+        With ``clip_norm``, ``grads`` are first clipped in place (``clip_by_global_norm``).
         """
         self.t += 1
         lr = self.learning_rate if learning_rate is None else learning_rate
+        if self.clip_norm is not None:
+            clip_by_global_norm({key: grads[key] for key in params}, self.clip_norm)
         for key, p in params.items():
             g = grads[key]
             slots = {s: self._slot(s, key, p) for s in self.slots}
@@ -137,9 +171,13 @@ class Optimizer:
         self.state = state
 
     def config(self) -> dict:
-        """Name and hyperparameters: ``get_optimizer(**config)`` rebuilds it (without state)."""
+        """Name and hyperparameters: ``get_optimizer(**config)`` rebuilds it (without state).
+        ``clip_norm`` appears only when set."""
         params = inspect.signature(type(self).__init__).parameters
-        return {"name": self.name, **{k: getattr(self, k) for k in params if k != "self"}}
+        config = {"name": self.name, **{k: getattr(self, k) for k in params if k != "self"}}
+        if config.get("clip_norm", 0) is None:
+            del config["clip_norm"]
+        return config
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
@@ -167,8 +205,14 @@ class Momentum(Optimizer):
     name = "momentum"
     slots = ("v",)
 
-    def __init__(self, learning_rate: float = 0.0075, beta: float = 0.9, nesterov: bool = False):
-        super().__init__(learning_rate)
+    def __init__(
+        self,
+        learning_rate: float = 0.0075,
+        beta: float = 0.9,
+        nesterov: bool = False,
+        clip_norm: float | None = None,
+    ):
+        super().__init__(learning_rate, clip_norm)
         self.beta = _check_fraction("beta", beta)
         self.nesterov = bool(nesterov)
 
@@ -191,11 +235,14 @@ class Nesterov(Momentum):
 
     name = "nesterov"
 
-    def __init__(self, learning_rate: float = 0.0075, beta: float = 0.9):
-        super().__init__(learning_rate, beta=beta, nesterov=True)
+    def __init__(
+        self, learning_rate: float = 0.0075, beta: float = 0.9, clip_norm: float | None = None
+    ):
+        super().__init__(learning_rate, beta=beta, nesterov=True, clip_norm=clip_norm)
 
     def config(self) -> dict:
-        return {"name": self.name, "learning_rate": self.learning_rate, "beta": self.beta}
+        config = {"name": self.name, "learning_rate": self.learning_rate, "beta": self.beta}
+        return config if self.clip_norm is None else {**config, "clip_norm": self.clip_norm}
 
 
 class RMSProp(Optimizer):
@@ -204,8 +251,14 @@ class RMSProp(Optimizer):
     name = "rmsprop"
     slots = ("s",)
 
-    def __init__(self, learning_rate: float = 0.001, beta: float = 0.9, epsilon: float = 1e-8):
-        super().__init__(learning_rate)
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta: float = 0.9,
+        epsilon: float = 1e-8,
+        clip_norm: float | None = None,
+    ):
+        super().__init__(learning_rate, clip_norm)
         self.beta = _check_fraction("beta", beta)
         self.epsilon = check_positive("epsilon", epsilon)
 
@@ -234,8 +287,9 @@ class Adam(Optimizer):
         beta1: float = 0.9,
         beta2: float = 0.999,
         epsilon: float = 1e-8,
+        clip_norm: float | None = None,
     ):
-        super().__init__(learning_rate)
+        super().__init__(learning_rate, clip_norm)
         self.beta1 = _check_fraction("beta1", beta1)
         self.beta2 = _check_fraction("beta2", beta2)
         self.epsilon = check_positive("epsilon", epsilon)
@@ -275,8 +329,9 @@ class AdamW(Adam):
         beta2: float = 0.999,
         epsilon: float = 1e-8,
         weight_decay: float = 0.01,
+        clip_norm: float | None = None,
     ):
-        super().__init__(learning_rate, beta1, beta2, epsilon)
+        super().__init__(learning_rate, beta1, beta2, epsilon, clip_norm)
         self.weight_decay = check_positive("weight_decay", weight_decay, allow_zero=True)
 
     def _update(self, key, p, g, lr, slots):

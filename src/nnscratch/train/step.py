@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnscratch.nn.model import cost_and_gradients
 from nnscratch.train.optimizers import Optimizer
 from nnscratch.train.regularization import L2Penalty
 
@@ -40,8 +39,9 @@ def train_step(
         grads  one array per parameter, same key and shape: "W1" (n_1, n_x), "b1" (n_1,), ...
 
     Args:
-        net: the model: ``forward(X, training)`` -> (Z_L, caches), ``backward(dZ_L, caches)``
-            -> grads, ``loss`` and ``parameters`` (the live arrays, updated in place).
+        net: the model: ``_cost_and_gradients(X, Y, training)`` -> (cost, grads), which for
+            every ``Sequential`` is ``nnscratch.nn.model.cost_and_gradients`` (forward ->
+            cost -> backward), and ``parameters`` (the live arrays, updated in place).
         optimizer: moves the parameters (``GradientDescent`` is the article's
             ``update_parameters``: p -= learning_rate * dp).
         learning_rate: this step's learning rate (a schedule's value); None: the optimizer's.
@@ -54,8 +54,9 @@ def train_step(
         ``TrainingDivergedError``). Buffers (batch norm's running statistics) are updated by
         the training-mode forward pass in either case.
     """
-    # L_model_forward -> compute_cost -> L_model_backward (nnscratch.nn.model)
-    cost, grads = cost_and_gradients(net, X, Y, training=True)
+    # L_model_forward -> compute_cost -> L_model_backward: nnscratch.nn.model's one chain,
+    # through the model's hook (a sequence model runs it in chunks for truncated BPTT)
+    cost, grads = net._cost_and_gradients(X, Y, training=True)
     params = net.parameters
     if l2 is not None:
         cost += l2.cost(params)

@@ -12,9 +12,15 @@ from nnscratch.nn.layers.batchnorm import BatchNorm
 from nnscratch.nn.layers.conv import Conv2D
 from nnscratch.nn.layers.dense import Dense
 from nnscratch.nn.layers.dropout import Dropout
+from nnscratch.nn.layers.embedding import Embedding
 from nnscratch.nn.layers.flatten import Flatten, Unflatten
+from nnscratch.nn.layers.gru import GRU
+from nnscratch.nn.layers.lstm import LSTM
 from nnscratch.nn.layers.pool import AveragePool2D, GlobalAveragePool, MaxPool2D
+from nnscratch.nn.layers.recurrent import Recurrent
+from nnscratch.nn.layers.rnn import RNN
 from nnscratch.nn.layers.shift import RandomShift
+from nnscratch.nn.layers.timedistributed import TimeDistributed
 
 __all__ = [
     "Layer",
@@ -29,4 +35,10 @@ __all__ = [
     "RandomShift",
     "BatchNorm",
     "Dropout",
+    "Recurrent",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "Embedding",
+    "TimeDistributed",
 ]
