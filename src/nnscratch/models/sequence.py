@@ -69,6 +69,7 @@ from nnscratch.base.validation import (
     check_seed,
     check_X,
 )
+from nnscratch.models.architecture import parse_tokens
 from nnscratch.models.registry import register
 from nnscratch.models.trainable import TrainableSequential
 from nnscratch.nn.activations import HIDDEN_ACTIVATIONS, get_activation
@@ -196,20 +197,7 @@ GRAMMAR = (
 
 def parse_architecture(architecture: str) -> list[tuple[re.Match, Callable]]:
     """Split an architecture string into (match, builder) pairs; ValueError names a bad token."""
-    if not isinstance(architecture, str) or not architecture.strip():
-        raise ValueError(f"architecture must be a non-empty string; got {architecture!r}")
-    parsed = []
-    for token in architecture.strip().lower().split("-"):
-        for pattern, builder in TOKENS.items():
-            match = pattern.fullmatch(token)
-            if match:
-                parsed.append((match, builder))
-                break
-        else:
-            raise ValueError(
-                f"unknown architecture token {token!r} in {architecture!r}; allowed: {GRAMMAR}"
-            )
-    return parsed
+    return parse_tokens(architecture, TOKENS, GRAMMAR)
 
 
 def _check_input_shape(input_shape, vocab_size) -> tuple[int, ...]:

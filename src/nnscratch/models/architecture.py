@@ -1,0 +1,32 @@
+"""Architecture strings: the one parser behind ``ConvNetwork`` and ``SequenceNetwork``.
+
+A model class keeps a registry of tokens (a compiled pattern, matched in full, -> a layer
+builder) and a one-line grammar for messages; ``parse_tokens`` splits a string such as
+"conv16x3-relu-pool2" at "-" and pairs every token with its builder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+
+
+def parse_tokens(
+    architecture: str, tokens: Mapping[re.Pattern, Callable], grammar: str
+) -> list[tuple[re.Match, Callable]]:
+    """Split an architecture string into (match, builder) pairs; ValueError names a bad token
+    and lists the ``grammar``."""
+    if not isinstance(architecture, str) or not architecture.strip():
+        raise ValueError(f"architecture must be a non-empty string; got {architecture!r}")
+    parsed = []
+    for token in architecture.strip().lower().split("-"):
+        for pattern, builder in tokens.items():
+            match = pattern.fullmatch(token)
+            if match:
+                parsed.append((match, builder))
+                break
+        else:
+            raise ValueError(
+                f"unknown architecture token {token!r} in {architecture!r}; allowed: {grammar}"
+            )
+    return parsed
