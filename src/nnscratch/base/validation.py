@@ -137,6 +137,13 @@ def check_fraction(name: str, value, *, allow: Iterable = ()):
     return float(value)
 
 
+def check_decay(name: str, value) -> float:
+    """A decay rate in [0, 1), e.g. an optimizer's beta (0: no memory of the past)."""
+    if not _is_finite_number(value) or not 0 <= value < 1:
+        raise _refuse(name, "a number in [0, 1)", value, ())
+    return float(value)
+
+
 def check_choice(name: str, value, allowed: Iterable):
     """One of the names ``allowed`` (a registry's keys, a tuple; None may be one of them)."""
     allowed = tuple(allowed)

@@ -44,7 +44,7 @@ import re
 
 import numpy as np
 
-from nnscratch.base.validation import check_positive
+from nnscratch.base.validation import check_decay, check_positive
 
 _WEIGHT_NAME = re.compile(r"(?:W|weight_ih|weight_hh)\d+")
 
@@ -74,14 +74,6 @@ def clip_by_global_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
 
 def _check_clip_norm(clip_norm) -> float | None:
     return None if clip_norm is None else check_positive("clip_norm", clip_norm)
-
-
-def _check_fraction(name: str, value) -> float:
-    """A decay rate in [0, 1)."""
-    value = check_positive(name, value, allow_zero=True)
-    if value >= 1:
-        raise ValueError(f"{name} must be in [0, 1); got {value!r}")
-    return value
 
 
 class Optimizer:
@@ -213,7 +205,7 @@ class Momentum(Optimizer):
         clip_norm: float | None = None,
     ):
         super().__init__(learning_rate, clip_norm)
-        self.beta = _check_fraction("beta", beta)
+        self.beta = check_decay("beta", beta)
         self.nesterov = bool(nesterov)
 
     def _update(self, key, p, g, lr, slots):
@@ -259,7 +251,7 @@ class RMSProp(Optimizer):
         clip_norm: float | None = None,
     ):
         super().__init__(learning_rate, clip_norm)
-        self.beta = _check_fraction("beta", beta)
+        self.beta = check_decay("beta", beta)
         self.epsilon = check_positive("epsilon", epsilon)
 
     def _update(self, key, p, g, lr, slots):
@@ -290,8 +282,8 @@ class Adam(Optimizer):
         clip_norm: float | None = None,
     ):
         super().__init__(learning_rate, clip_norm)
-        self.beta1 = _check_fraction("beta1", beta1)
-        self.beta2 = _check_fraction("beta2", beta2)
+        self.beta1 = check_decay("beta1", beta1)
+        self.beta2 = check_decay("beta2", beta2)
         self.epsilon = check_positive("epsilon", epsilon)
 
     def _update(self, key, p, g, lr, slots):
