@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,6 +34,9 @@ from nnscratch.data.preprocessing import ImagePreprocessor
 from nnscratch.models.ensemble import Ensemble
 from nnscratch.models.network import Network
 from nnscratch.nn import metrics
+
+if TYPE_CHECKING:
+    from nnscratch.models.conv import ConvNetwork
 
 __all__ = ["DEFAULT_LAYERS", "TrainConfig", "TrainResult", "train_cats"]
 
@@ -270,7 +274,9 @@ class TrainConfig:
             kwargs["flip_average"] = True
         return kwargs
 
-    def build_model(self, n_x: int, image_shape: Sequence[int] | None = None) -> Network | Ensemble:
+    def build_model(
+        self, n_x: int, image_shape: Sequence[int] | None = None
+    ) -> Network | ConvNetwork | Ensemble:
         """A fresh (untrained) network, or an ensemble of ``ensemble`` networks. A CNN needs
         ``image_shape`` (H, W, C), with H * W * C == n_x."""
         if self.model == "cnn":
@@ -292,7 +298,7 @@ class TrainResult:
     """A trained model, the preprocessor fitted on its training images, and what training
     recorded (one History per network)."""
 
-    model: Network | Ensemble
+    model: Network | ConvNetwork | Ensemble
     preprocessor: ImagePreprocessor
     histories: list
     seconds: float

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -64,7 +64,7 @@ def loads(data: bytes) -> Any:
         raise ValueError("it is nested too deeply") from None
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     """True for a JSON integer (an int, not a bool)."""
     return isinstance(value, int) and not isinstance(value, bool)
 

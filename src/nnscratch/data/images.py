@@ -191,7 +191,8 @@ def read_images(
         raise ValueError(
             f"on_bad_file must be one of {', '.join(ON_BAD_FILE)}; got {on_bad_file!r}"
         )
-    images, read, refused = [], [], []
+    images: list[np.ndarray] = []
+    read, refused = [], []
     for path in map(os.fspath, paths):
         try:
             image = _read(path, size, mode, max_pixels)

@@ -16,7 +16,7 @@ any of them.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -237,8 +237,14 @@ class ImagePreprocessor:
         return step
 
 
+class _FromState(Protocol):
+    """A preprocessing class: rebuilds its fitted step from a ``get_state()`` dict."""
+
+    def from_state(self, state: dict[str, Any]) -> Any: ...
+
+
 #: Preprocessing classes by the "kind" their ``get_state()`` records; each has ``from_state``.
-PREPROCESSORS: dict[str, type] = {_STATE_KIND: ImagePreprocessor}
+PREPROCESSORS: dict[str, _FromState] = {_STATE_KIND: ImagePreprocessor}
 
 
 def preprocessor_from_state(state: dict[str, Any]):

@@ -46,6 +46,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -252,7 +253,7 @@ def _check_input_shape(input_shape) -> tuple[int, int, int]:
         ok = False
     if not ok:
         raise ValueError(f"input_shape must be (H, W, C), three integers >= 1; got {input_shape!r}")
-    return shape
+    return cast("tuple[int, int, int]", shape)
 
 
 @register

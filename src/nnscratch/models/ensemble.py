@@ -19,12 +19,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from nnscratch.base.validation import check_positive, check_seed
+from nnscratch.models.conv import ConvNetwork
 from nnscratch.models.network import Network
 from nnscratch.models.registry import class_name_of, model_from_config, register
 from nnscratch.models.registry import count_weights as _count_member_weights
 from nnscratch.nn import metrics
 from nnscratch.nn.losses import get_loss
-from nnscratch.nn.model import PREDICT_BATCH_SIZE, Sequential
+from nnscratch.nn.model import PREDICT_BATCH_SIZE
 
 
 def member_seeds(seed: int | None, k: int) -> list[int | None]:
@@ -47,7 +48,7 @@ class Ensemble:
             into labels.
     """
 
-    def __init__(self, members: Sequence[Sequential]):
+    def __init__(self, members: Sequence[Network | ConvNetwork]):
         members = list(members)
         if not members:
             raise ValueError("an Ensemble needs at least one member network; got none")
@@ -142,11 +143,12 @@ class Ensemble:
     def _mean_proba(self, X, batch_size: int) -> np.ndarray:
         """(m, n_L) float64: the mean of the members' output activations, each computed in
         float64 from the member's logits (in float32, sigmoid(-1e-9) would round to 0.5)."""
-        total = None
+        total: np.ndarray | None = None
         for net in self.members:
             Z = net.logits(X, batch_size).astype(np.float64)
             P = self.loss.activation.forward(Z)
             total = P if total is None else total + P
+        assert total is not None, "an ensemble has at least one member"
         return total / len(self.members)
 
     def predict_proba(self, X, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:

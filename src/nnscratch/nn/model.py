@@ -252,9 +252,10 @@ class Sequential:
         assert len(caches) == len(self.layers), "one cache per layer"
         first = next((i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
         grads: dict[str, np.ndarray] = {}
-        dA = dZ_L
+        dA: np.ndarray | None = dZ_L
         for position in range(len(self.layers) - 1, first - 1, -1):
             layer = self.layers[position]
+            assert dA is not None, "each layer after the first with parameters gives dA_prev"
             dA, layer_grads = layer.backward(dA, caches[position], need_input_grad=position > first)
             for name, g in layer_grads.items():
                 grads[f"{name}{layer.index}"] = g

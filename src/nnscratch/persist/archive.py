@@ -51,7 +51,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -104,7 +104,7 @@ def write_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> No
                 f"array {name!r} has dtype {np.asarray(array).dtype}; archives hold numbers only"
             )
     with atomic_write(path) as f:
-        np.savez(f, **arrays)
+        np.savez(f, **cast("dict[str, Any]", arrays))
 
 
 def read_npz(

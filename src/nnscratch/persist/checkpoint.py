@@ -134,7 +134,7 @@ def data_fingerprint(x, y) -> str:
     digest = hashlib.sha256()
     for a in (np.ascontiguousarray(x), np.ascontiguousarray(y)):
         digest.update(f"{a.dtype.str}{a.shape};".encode())
-        digest.update(memoryview(a).cast("B"))
+        digest.update(a.data.cast("B"))
     return digest.hexdigest()
 
 
@@ -184,17 +184,21 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
 
 def _parse(header: dict, arrays: dict[str, np.ndarray]) -> Checkpoint:
     settings = header.get("train_config")
-    expect(isinstance(settings, dict), "its settings ('train_config') are not a JSON object")
+    if not isinstance(settings, dict):
+        raise Malformed("its settings ('train_config') are not a JSON object")
     sha = header.get("data_sha256")
-    expect(isinstance(sha, str) and len(sha) == 64, "it lacks the data fingerprint")
+    if not (isinstance(sha, str) and len(sha) == 64):
+        raise Malformed("it lacks the data fingerprint")
 
     model = take_model(header, arrays)
     preprocessor = take_preprocessor(header.get("preprocessor"), arrays)
     members = members_of(model)
     member = header.get("member")
-    expect(is_int(member) and 0 <= member <= len(members), f"invalid member {member!r}")
+    if not (is_int(member) and 0 <= member <= len(members)):
+        raise Malformed(f"invalid member {member!r}")
     histories = header.get("histories")
-    expect(isinstance(histories, list) and len(histories) == member, "invalid histories")
+    if not (isinstance(histories, list) and len(histories) == member):
+        raise Malformed("invalid histories")
     histories = [_parse_history(h) for h in histories]
     progress = header.get("progress")
     if progress is not None:

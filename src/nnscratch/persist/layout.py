@@ -85,10 +85,8 @@ def take_model(header: dict, arrays: dict[str, np.ndarray]):
     ``check_model_size`` has found the stored parameters enough for it, with its parameters
     and buffers copied in exactly (same names, shapes and dtypes, or ``Malformed``)."""
     desc = header.get("network")
-    expect(
-        isinstance(desc, dict) and "class" in desc and "config" in desc,
-        "its header lacks the network description",
-    )
+    if not (isinstance(desc, dict) and "class" in desc and "config" in desc):
+        raise Malformed("its header lacks the network description")
     stored = sum(a.size for a in prefixed(arrays, PARAM).values())
     try:
         check_model_size(desc["class"], desc["config"], stored)
@@ -109,7 +107,8 @@ def _copy_into(kind: str, live: dict[str, np.ndarray], names, stored: dict[str, 
     )
     for name, target in live.items():
         array = stored.get(name)
-        expect(array is not None, f"{kind[:-1]} {name!r} is missing from the file")
+        if array is None:
+            raise Malformed(f"{kind[:-1]} {name!r} is missing from the file")
         expect(
             array.shape == target.shape and array.dtype == target.dtype,
             f"{kind[:-1]} {name!r} is {array.dtype} {array.shape}; the network needs "

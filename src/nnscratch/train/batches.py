@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from nnscratch.train.augment import flip_horizontal
@@ -24,7 +26,7 @@ class Batches:
         Y: np.ndarray,
         batch_size: int,
         flip_rng: np.random.Generator | None = None,
-        image_shape: tuple[int, ...] | None = None,
+        image_shape: Sequence[int] | None = None,
     ):
         self.X, self.Y, self.m = X, Y, X.shape[0]
         self.size = min(batch_size, self.m)
@@ -51,6 +53,7 @@ class Batches:
         else:
             Xb, Yb = self.X[start : start + n], self.Y[start : start + n]
         if self.flip_rng is not None:
+            assert self.image_shape is not None, "flips need the image_shape"
             which = self.flip_rng.random(n) < 0.5
             Xb = flip_horizontal(Xb, which, self.image_shape, out=self._X[:n])
         return Xb, Yb

@@ -21,6 +21,7 @@ import numpy as np
 from nnscratch.base.errors import TrainingDivergedError
 from nnscratch.base.validation import all_finite
 from nnscratch.nn.metrics import accuracy
+from nnscratch.nn.model import Sequential
 from nnscratch.train.batches import Batches
 from nnscratch.train.optimizers import Optimizer
 from nnscratch.train.regularization import L2Penalty
@@ -38,7 +39,7 @@ class Loop:
     accuracy every epoch; ``classifier`` records accuracies at all.
     """
 
-    net: object
+    net: Sequential
     batches: Batches
     X_val: np.ndarray | None
     Y_val: np.ndarray | None
@@ -107,6 +108,7 @@ class Loop:
             Z = net._logits(self.batches.X)
             history.train_accuracy.append(accuracy(net.loss.decide(Z), self.batches.Y))
         if self.X_val is not None:
+            assert self.Y_val is not None, "validation inputs come with their targets"
             Z = net._logits(self.X_val)
             history.val_cost.append(float(net.loss.cost(Z, self.Y_val)))
             if self.classifier:

@@ -29,6 +29,8 @@ def stratified_split(
     """
     m = len(labels) if labels is not None else m
     fraction = check_positive("validation_fraction", fraction)
+    if m is None:
+        raise TypeError("stratified_split needs labels or the number of samples m; got neither")
     if fraction >= 1:
         raise ValueError(f"validation_fraction must be in (0, 1); got {fraction!r}")
     n_val = math.ceil(fraction * m)
@@ -46,6 +48,6 @@ def stratified_split(
         val = np.concatenate(
             [rng.permutation(np.flatnonzero(inverse == c))[: take[c]] for c in range(len(classes))]
         )
-    is_val = np.zeros(m, dtype=bool)
+    is_val = np.zeros(m, dtype=np.bool_)
     is_val[val] = True
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
