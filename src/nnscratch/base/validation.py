@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable
+from typing import Literal, overload
 
 import numpy as np
 
@@ -51,7 +52,7 @@ def _is_finite_number(value) -> bool:
     return (
         isinstance(value, numbers.Real)
         and not isinstance(value, (bool, np.bool_))
-        and bool(np.isfinite(value))
+        and bool(np.isfinite(float(value)))
     )
 
 
@@ -68,6 +69,10 @@ def from_text(text: str):
 
 
 # ---- the rules ---------------------------------------------------------------------------
+@overload
+def check_seed(seed, name: str = ..., *, allow_none: Literal[False]) -> int: ...
+@overload
+def check_seed(seed, name: str = ..., *, allow_none: bool = ...) -> int | None: ...
 def check_seed(seed, name: str = "seed", *, allow_none: bool = True) -> int | None:
     """The one rule for a seed, used by every entry point (networks, fit, ensembles, the
     recipe, estimators, the search space, the command line): an integer in 0..2**32-1, or

@@ -439,18 +439,6 @@ class SequenceNetwork(TrainableSequential):
         Z, caches, _ = self._run(X, training)
         return Z, caches
 
-    def backward(self, dZ: np.ndarray, caches: list) -> dict[str, np.ndarray]:
-        """From the output gradient to every parameter's gradient; the first layer's input
-        gradient is never computed (nothing uses it)."""
-        grads: dict[str, np.ndarray] = {}
-        dA = dZ
-        for position in range(len(self.layers) - 1, -1, -1):
-            layer = self.layers[position]
-            dA, layer_grads = layer.backward(dA, caches[position], need_input_grad=position > 0)
-            for name, g in layer_grads.items():
-                grads[f"{name}{layer.index}"] = g
-        return grads
-
     def _cost_and_gradients(self, X: np.ndarray, Y: np.ndarray, training: bool = True):
         """Checked inputs: X of the network's dtype, Y encoded by the loss."""
         k, T = self.bptt, X.shape[1]
