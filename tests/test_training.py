@@ -237,7 +237,7 @@ def test_stratified_split_keeps_class_shares():
     assert len(val) == 42 and len(train) == 167  # ceil(0.2 * 209), as scikit-learn
     assert sorted(np.concatenate([train, val])) == list(range(209))
     assert abs(labels[val].mean() - 72 / 209) < 0.02
-    with pytest.raises(ValueError, match=r"validation_fraction must be in \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"validation_fraction must be a number in \(0, 1\)"):
         stratified_split(labels, 1.0, np.random.default_rng(0))
 
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from nnscratch.base.validation import check_positive
+from nnscratch.base.validation import check_fraction
 
 
 def stratify_labels(output_activation: str, Y: np.ndarray) -> np.ndarray | None:
@@ -28,11 +28,9 @@ def stratified_split(
     settle the rounding); with None (then give ``m``) the split is plain random.
     """
     m = len(labels) if labels is not None else m
-    fraction = check_positive("validation_fraction", fraction)
+    fraction = check_fraction("validation_fraction", fraction)
     if m is None:
         raise TypeError("stratified_split needs labels or the number of samples m; got neither")
-    if fraction >= 1:
-        raise ValueError(f"validation_fraction must be in (0, 1); got {fraction!r}")
     n_val = math.ceil(fraction * m)
     if n_val >= m:
         raise ValueError(f"validation_fraction={fraction!r} of {m} samples leaves none to train on")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnscratch.base.validation import check_probability
 from nnscratch.nn.layers.base import Layer
 
 
@@ -23,10 +24,7 @@ class Dropout(Layer):
     stochastic = True
 
     def __init__(self, keep_prob: float, *, index: int, rng: np.random.Generator | None = None):
-        keep_prob = float(keep_prob)
-        if not (0 < keep_prob <= 1):
-            raise ValueError(f"dropout keep probability must be in (0, 1]; got {keep_prob!r}")
-        self.keep_prob = keep_prob
+        self.keep_prob = check_probability("dropout keep probability", keep_prob)
         self.index = index
         self.params = {}
         self.rng = rng if rng is not None else np.random.default_rng()
@@ -77,7 +75,4 @@ def check_keep_probs(dropout, n_hidden: int) -> list[float] | None:
                 f"dropout needs one keep probability per hidden layer ({n_hidden}); "
                 f"got {len(probs)}: {dropout!r}"
             )
-    for p in probs:
-        if not (0 < p <= 1):
-            raise ValueError(f"dropout keep probabilities must be in (0, 1]; got {dropout!r}")
-    return probs
+    return [check_probability("dropout keep probability", p) for p in probs]
