@@ -35,12 +35,12 @@ def jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
 
-def dumps(obj: Any, *, allow_nan: bool = False) -> str:
+def dumps(obj: Any, *, allow_nan: bool = False, indent: int | None = None) -> str:
     """``obj`` as JSON text (see the module docstring). Raises ValueError naming the problem
     for a value that cannot be written: an unknown type, NaN or an infinity without
     ``allow_nan``, a circular reference or nesting too deep for the encoder."""
     try:
-        return json.dumps(obj, default=jsonable, allow_nan=allow_nan)
+        return json.dumps(obj, default=jsonable, allow_nan=allow_nan, indent=indent)
     except (TypeError, ValueError) as err:  # unknown type; NaN refused; circular reference
         raise ValueError(f"cannot be written as JSON: {err}") from None
     except RecursionError:

@@ -363,17 +363,6 @@ class ConvNetwork(TrainableSequential):
     def count_weights(cls, config: dict) -> int | None:
         return _count_weights(config)
 
-    def summary(self) -> str:
-        """One line per layer: its type, output shape and number of parameters."""
-        lines = [f"{'layer':<28}{'output shape':<20}{'parameters':>10}"]
-        lines.append(f"{'input':<28}{str(self.input_shape):<20}{0:>10}")
-        for layer, shape in zip(self.layers, self.layer_shapes, strict=True):
-            n = sum(p.size for p in layer.params.values())
-            name = f"{type(layer).__name__} {layer.index}"
-            lines.append(f"{name:<28}{str(shape):<20}{n:>10}")
-        lines.append(f"total parameters: {self.n_parameters}")
-        return "\n".join(lines)
-
     def __repr__(self) -> str:
         return (
             f"ConvNetwork({self.architecture!r}, input_shape={self.image_shape}, "

@@ -389,18 +389,10 @@ class SequenceNetwork(TrainableSequential):
     def count_weights(cls, config: dict) -> int | None:
         return _count_weights(config)
 
-    def summary(self) -> str:
-        """One line per layer: its type, output shape and number of parameters."""
-        lines = [f"{'layer':<28}{'output shape':<20}{'parameters':>10}"]
-        lines.append(f"{'input':<28}{str(self.input_shape):<20}{0:>10}")
-        for layer, shape in zip(self.layers, self.layer_shapes, strict=True):
-            n = sum(p.size for p in layer.params.values())
-            kind = type(layer).__name__
-            if isinstance(layer, TimeDistributed):
-                kind = f"{type(layer.layer).__name__} (every step)"
-            lines.append(f"{kind + ' ' + str(layer.index):<28}{str(shape):<20}{n:>10}")
-        lines.append(f"total parameters: {self.n_parameters}")
-        return "\n".join(lines)
+    def _layer_label(self, layer: Layer) -> str:
+        if isinstance(layer, TimeDistributed):
+            return f"{type(layer.layer).__name__} (every step) {layer.index}"
+        return super()._layer_label(layer)
 
     def __repr__(self) -> str:
         vocab = "" if self.vocab_size is None else f", vocab_size={self.vocab_size}"

@@ -162,6 +162,20 @@ class Sequential:
             )
         self.set_training_rng(np.random.default_rng() if training_rng is None else training_rng)
 
+    # ---- description --------------------------------------------------------------------
+    def summary(self) -> str:
+        """One line per layer: its type and index l, output shape and number of parameters."""
+        lines = [f"{'layer':<28}{'output shape':<20}{'parameters':>10}"]
+        lines.append(f"{'input':<28}{str(self.input_shape):<20}{0:>10}")
+        for layer, shape in zip(self.layers, self.layer_shapes, strict=True):
+            n = sum(p.size for p in layer.params.values())
+            lines.append(f"{self._layer_label(layer):<28}{str(shape):<20}{n:>10}")
+        lines.append(f"total parameters: {self.n_parameters}")
+        return "\n".join(lines)
+
+    def _layer_label(self, layer: Layer) -> str:
+        return f"{type(layer).__name__} {layer.index}"
+
     # ---- parameters ---------------------------------------------------------------------
     @property
     def parameters(self) -> dict[str, np.ndarray]:

@@ -7,7 +7,6 @@ defaults). Every option overrides one field of that recipe.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import signal
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from nnscratch.app.commands import _common as c
+from nnscratch.base import jsonio
 from nnscratch.base.errors import TrainingDivergedError
 from nnscratch.base.validation import check_fraction, check_positive, check_probability
 
@@ -381,7 +381,7 @@ def run(args: argparse.Namespace) -> int:
             classes=data.classes,
             metadata={"recipe": config.to_dict(), "metrics": metrics},
         )
-        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        (tmp / "metrics.json").write_text(jsonio.dumps(metrics, allow_nan=True, indent=2) + "\n")
         # the plots need only the costs and the test images: free the rest for them first
         costs = [h.costs for h in result.histories]
         x_test, y_test, classes = data.x_test, data.y_test, data.classes

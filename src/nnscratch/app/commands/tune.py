@@ -20,7 +20,6 @@ The value syntax of ``--param`` / ``--set`` is in ``nnscratch.sklearn.tune``.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import warnings
@@ -28,6 +27,7 @@ from functools import partial
 from pathlib import Path
 
 from nnscratch.app.commands._common import add_data_option, flag_type, seed_type
+from nnscratch.base import jsonio
 from nnscratch.base.errors import UsageError
 from nnscratch.base.validation import check_int_at_least, check_positive
 
@@ -281,7 +281,9 @@ def run(args: argparse.Namespace) -> int:
     model_path = _save_model(
         result.best_model, out / "best_model.npz", result.best_preprocessor, class_names, summary
     )
-    (out / "best_params.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (out / "best_params.json").write_text(
+        jsonio.dumps(summary, allow_nan=True, indent=2) + "\n", encoding="utf-8"
+    )
     print(
         f"best: {summary['best_params']}  mean CV {score_name} {result.best_score:.4f}"
         + (f"  test {score_name} {summary['test_score']:.4f}" if X_test is not None else "")
