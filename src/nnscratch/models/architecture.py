@@ -11,6 +11,21 @@ import re
 from collections.abc import Callable, Mapping
 
 
+def build_layers(architecture: str, parsed, state) -> list:
+    """Run each parsed token's builder on the build ``state`` (which carries at least
+    ``shape``, the per-sample shape so far, advanced layer by layer); a builder's ValueError
+    comes back naming the architecture and the token."""
+    layers = []
+    for match, builder in parsed:
+        try:
+            for layer in builder(match, state):
+                state.shape = layer.output_shape(state.shape)
+                layers.append(layer)
+        except ValueError as err:
+            raise ValueError(f"architecture {architecture!r}, token {match[0]!r}: {err}") from err
+    return layers
+
+
 def parse_tokens(
     architecture: str, tokens: Mapping[re.Pattern, Callable], grammar: str
 ) -> list[tuple[re.Match, Callable]]:

@@ -51,7 +51,7 @@ from typing import cast
 import numpy as np
 
 from nnscratch.base.validation import check_dtype, check_flag, check_positive, check_seed
-from nnscratch.models.architecture import parse_tokens
+from nnscratch.models.architecture import build_layers, parse_tokens
 from nnscratch.models.registry import register
 from nnscratch.models.trainable import TrainableSequential
 from nnscratch.nn.activations import HIDDEN_ACTIVATIONS, get_activation
@@ -322,15 +322,7 @@ class ConvNetwork(TrainableSequential):
             training_rng=training_rng,
         )
         layers: list[Layer] = [Unflatten(self.image_shape)] if flat_input else []
-        for match, builder in parsed:
-            try:
-                for layer in builder(match, state):
-                    state.shape = layer.output_shape(state.shape)
-                    layers.append(layer)
-            except ValueError as err:
-                raise ValueError(
-                    f"architecture {self.architecture!r}, token {match[0]!r}: {err}"
-                ) from err
+        layers += build_layers(self.architecture, parsed, state)
         layers += _dense_layers(n_outputs, state)  # the output layer
         super().__init__(
             layers,

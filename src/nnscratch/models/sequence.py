@@ -69,7 +69,7 @@ from nnscratch.base.validation import (
     check_seed,
     check_X,
 )
-from nnscratch.models.architecture import parse_tokens
+from nnscratch.models.architecture import build_layers, parse_tokens
 from nnscratch.models.registry import register
 from nnscratch.models.trainable import TrainableSequential
 from nnscratch.nn.activations import HIDDEN_ACTIVATIONS, get_activation
@@ -337,16 +337,7 @@ class SequenceNetwork(TrainableSequential):
             recurrent_left=sum(builder is _recurrent for _, builder in parsed),
             per_step=self.loss.per_step,
         )
-        layers: list[Layer] = []
-        for match, builder in parsed:
-            try:
-                for layer in builder(match, state):
-                    state.shape = layer.output_shape(state.shape)
-                    layers.append(layer)
-            except ValueError as err:
-                raise ValueError(
-                    f"architecture {self.architecture!r}, token {match[0]!r}: {err}"
-                ) from err
+        layers: list[Layer] = build_layers(self.architecture, parsed, state)
         _check_not_tokens(state, "the output layer")
         if not self.loss.per_step and len(state.shape) != 1:
             raise ValueError(
