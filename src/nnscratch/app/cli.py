@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "plot": "plot",
     "experiments": "experiments",
     "tune": "tune",
+    "export": "export",
 }
 
 

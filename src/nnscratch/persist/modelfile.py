@@ -109,7 +109,9 @@ def save(
     """Write ``net`` (architecture, parameters, buffers) and what goes with it to ``path``.
 
     Args:
-        net: a network whose class is registered in ``nnscratch.models.registry``.
+        net: a network whose class is registered in ``nnscratch.models.registry``, or a fitted
+            estimator holding one as ``network_`` (``MLPClassifier``: its ``classes_``, as
+            strings, are saved as ``classes`` unless given).
         path: the file to write, exactly as given (``numpy.savez`` would add ".npz"; this does
             not). An existing file is replaced atomically.
         preprocessor: a fitted step with ``get_state()`` (e.g. ``ImagePreprocessor``), or None.
@@ -119,6 +121,7 @@ def save(
 
     Returns the path written. Raises ValueError for arguments that cannot be stored.
     """
+    net, classes = _unwrap_estimator(net, classes)
     header: dict[str, Any] = {}
     arrays: dict[str, np.ndarray] = {}
     put_model(net, header, arrays)
@@ -140,6 +143,17 @@ def save(
         raise ValueError(f"metadata must be a dict; got {type(metadata).__name__}")
     header["metadata"] = metadata or {}
     return MODEL_FILE.write(path, header, arrays)
+
+
+def _unwrap_estimator(net, classes):
+    """A fitted estimator (duck-typed: it has ``network_``) -> (its network, the classes to
+    save: ``classes`` if given, else its ``classes_`` as strings); anything else unchanged."""
+    inner = getattr(net, "network_", None)
+    if inner is None:
+        return net, classes
+    if classes is None and getattr(net, "classes_", None) is not None:
+        classes = [str(c) for c in net.classes_]
+    return inner, classes
 
 
 # ---------------------------------------------------------------------------------------------
