@@ -120,11 +120,20 @@ def _estimator(model: Any) -> Exportable:
     return ex
 
 
+def _is_estimator(model: Any) -> bool:
+    """A scikit-learn estimator (fitted or not), duck-typed."""
+    return hasattr(model, "get_params") and hasattr(model, "fit")
+
+
 #: Model kinds in the order they are tried: (name, test, describer).
 MODEL_KINDS: list[tuple[str, Callable[[Any], bool], Callable[[Any], Exportable]]] = [
     ("Ensemble", lambda m: isinstance(m, Ensemble), _ensemble),
     ("LoadedModel (nnscratch.load)", lambda m: isinstance(m, LoadedModel), _loaded),
-    ("fitted estimator (network_)", lambda m: hasattr(m, "network_"), _estimator),
+    (
+        "fitted estimator (network_)",
+        lambda m: hasattr(m, "network_") or _is_estimator(m),
+        _estimator,
+    ),
     ("Network / ConvNetwork", lambda m: isinstance(m, Sequential), _network),
 ]
 
