@@ -414,3 +414,38 @@ def test_save_torch_writes_state_and_a_standalone_module(tmp_path, capsys):
     np.testing.assert_allclose(out_["probabilities"], model.predict_proba(images), atol=TOL)
     with pytest.raises(ValueError, match="must not end in .py"):
         save_torch(model, tmp_path / "x.py")
+
+
+def test_missing_torch_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    from nnscratch.export import MissingExtraError
+
+    with pytest.raises(MissingExtraError, match="export to PyTorch needs torch: install PyTorch"):
+        to_torch(Network([2, 1]))
+    net = save(Network([2, 1]), tmp_path / "net.npz")
+    assert main(["export", str(net), "--format", "torch", "--out", str(tmp_path / "n.pt")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs torch" in err
+    assert not (tmp_path / "n.pt").exists()
+
+
+@pytest.mark.slow
+def test_cli_train_then_export_round_trip(cat_data_dir, tmp_path, capsys):
+    """``nnscratch train`` (the recipe's CNN ensemble, a few iterations), ``nnscratch export``,
+    then onnxruntime on raw uint8 cat images: the probabilities of ``nnscratch.load``."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("PIL")
+    import h5py
+
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(cat_data_dir), "--iterations", "2", "--ensemble", "2"]
+    assert main([*argv, "--out", str(run)]) == 0
+    (path,) = run.glob("*.npz")
+    onnx_path = tmp_path / "cat.onnx"
+    assert main(["export", str(path), "--out", str(onnx_path)]) == 0
+    with h5py.File(cat_data_dir / "test_catvnoncat.h5") as f:
+        images = f["test_set_x"][:8]
+    label, proba = ort.InferenceSession(str(onnx_path)).run(None, {"X": images})
+    model = load(path)
+    np.testing.assert_allclose(proba, model.predict_proba(images), rtol=0, atol=TOL)
+    np.testing.assert_array_equal(label, model.predict(images))
