@@ -237,6 +237,13 @@ def test_skl2onnx_pipeline():
         zipped = convert_sklearn(pipe, initial_types=[("X", FloatTensorType([None, 5]))])
         _, maps = ort.InferenceSession(zipped.SerializeToString()).run(None, {"X": X[:2]})
         assert maps[0].keys() == set(pipe.classes_.tolist())
+        indices = convert_sklearn(
+            pipe,
+            initial_types=[("X", FloatTensorType([None, 5]))],
+            options={MLPClassifier: {"zipmap": False, "nocl": True}},
+        )
+        index, _ = ort.InferenceSession(indices.SerializeToString()).run(None, {"X": X})
+        np.testing.assert_array_equal(pipe.classes_[index], pipe.predict(X))
     y = X[:, :2].astype(np.float64) @ np.array([[1.0, 2.0], [3.0, -1.0]])
     reg = make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(4,), max_iter=5))
     with pytest.warns(Warning):
