@@ -136,9 +136,6 @@ def _conv_pads(layer: Conv2D, shape_in) -> tuple[int, int, int, int]:
 ORT_FLOAT_ONLY = np.dtype(np.float32)
 
 
-_FLOAT_ONLY_OPS = ("Conv", "AveragePool")
-
-
 def _in_float32(g: Graph, x: str, op: str, inputs: list[str], **attrs: Any) -> str:
     """``op(x, *inputs)``, computed in float32 when the graph's dtype is not float32."""
     if g.dtype == ORT_FLOAT_ONLY:
@@ -149,10 +146,9 @@ def _in_float32(g: Graph, x: str, op: str, inputs: list[str], **attrs: Any) -> s
 
 def _conv_onnx(layer: Conv2D, g: Graph, x: str, shape_in) -> str:
     top, bottom, left, right = _conv_pads(layer, shape_in)
-    dtype = ORT_FLOAT_ONLY if g.dtype != ORT_FLOAT_ONLY else g.dtype
-    W = layer.params["W"].transpose(3, 2, 0, 1).astype(dtype)  # (C_out, C_in, kh, kw)
+    W = layer.params["W"].transpose(3, 2, 0, 1).astype(ORT_FLOAT_ONLY)  # (C_out, C_in, kh, kw)
     W_name = g.const(f"W{layer.index}", np.ascontiguousarray(W))
-    b = g.const(f"b{layer.index}", layer.params["b"].astype(dtype))
+    b = g.const(f"b{layer.index}", layer.params["b"].astype(ORT_FLOAT_ONLY))
     return _in_float32(
         g,
         x,
@@ -177,14 +173,10 @@ def _conv_torch(layer: Conv2D, shape_in) -> TorchEntries:
     return [(spec, {"weight": weight, "bias": layer.params["b"]})]
 
 
-def _pool_onnx(op: str):
+def _pool_onnx(op: str, *, float32_only: bool):
     def build(layer, g: Graph, x: str, shape_in) -> str:
         attrs = {"kernel_shape": list(layer.pool_size), "strides": list(layer.stride)}
-        return (
-            _in_float32(g, x, op, [], **attrs)
-            if op in _FLOAT_ONLY_OPS
-            else g.node(op, [x], **attrs)
-        )
+        return _in_float32(g, x, op, [], **attrs) if float32_only else g.node(op, [x], **attrs)
 
     return build
 
@@ -258,8 +250,8 @@ LAYER_EXPORTERS: dict[type[Layer], Exporter] = {
         lambda layer, shape_in: activation_exporter(layer.activation).torch(layer.activation),
     ),
     Conv2D: Exporter(_conv_onnx, _conv_torch),
-    MaxPool2D: Exporter(_pool_onnx("MaxPool"), _pool_torch("maxpool")),
-    AveragePool2D: Exporter(_pool_onnx("AveragePool"), _pool_torch("avgpool")),
+    MaxPool2D: Exporter(_pool_onnx("MaxPool", float32_only=False), _pool_torch("maxpool")),
+    AveragePool2D: Exporter(_pool_onnx("AveragePool", float32_only=True), _pool_torch("avgpool")),
     GlobalAveragePool: Exporter(_gap_onnx, lambda layer, shape_in: [({"kind": "gap"}, {})]),
     Flatten: Exporter(
         _flatten_onnx,
