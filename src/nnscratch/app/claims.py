@@ -232,8 +232,14 @@ def saturation(
     axes[0].legend(fontsize=8)
     s, t, r = (numbers[f"{a}_first_to_last_gradient"] for a in names)
     holds = s < r and t < r
+    vanish = [a for a, v in (("sigmoid", s), ("tanh", t)) if v < r]
+    keep = [a for a in ("sigmoid", "tanh") if a not in vanish]
+    said = (f"smaller than ReLU's for {' and '.join(vanish)}" if vanish else "") + (
+        f"{'; ' if vanish else ''}not smaller for {' and '.join(keep)}" if keep else ""
+    )
     verdict = (
-        f"||dW1|| / ||dW4|| averages {s:.3g} with sigmoid, {t:.3g} with tanh, {r:.3g} with ReLU; "
+        f"||dW1|| / ||dW4|| averages {s:.3g} with sigmoid, {t:.3g} with tanh, {r:.3g} with ReLU "
+        f"({said}); "
         f"units in the flat region at the end: sigmoid {numbers['sigmoid_flat_fraction']:.0%}, "
         f"tanh {numbers['tanh_flat_fraction']:.0%}, ReLU (z <= 0) "
         f"{numbers['relu_flat_fraction']:.0%}."
@@ -300,13 +306,21 @@ def dead_relu(
         numbers[f"{act}_revived"] = int(revived.sum())
         numbers[f"{act}_train_accuracy"] = net.accuracy(X, y)
     ax.set_xlabel("iteration")
-    ax.set_ylabel("fraction of hidden units with z <= 0 on every image")
+    ax.set_ylabel("units with z <= 0 on every image")
     ax.set_ylim(-0.02, 1.02)
     ax.legend()
     acts = ("relu", "leaky_relu")
-    bar.bar(acts, [numbers[f"{a}_dead_final"] for a in acts], color=["C0", "C1"])
-    bar.set_ylabel("inactive at the end")
+    units = sum(len(Z[0]) for Z, _ in _hidden(net, X[:1]))
+    width = 0.38
+    for i, (what, label) in enumerate(
+        (("dead_final", "inactive at the end"), ("revived", "came back"))
+    ):
+        values = [numbers[f"{a}_{what}"] / (units if what == "revived" else 1) for a in acts]
+        bar.bar(np.arange(2) + (i - 0.5) * width, values, width, label=label)
+    bar.set_xticks(range(2), acts)
+    bar.set_ylabel("fraction of the hidden units")
     bar.set_ylim(0, 1)
+    bar.legend()
     r, k = numbers["relu_dead_final"], numbers["leaky_relu_dead_final"]
     holds = r > 0 and (r > k or numbers["leaky_relu_revived"] > numbers["relu_revived"])
     verdict = (
