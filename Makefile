@@ -34,6 +34,7 @@ test: install
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
-# The documentation site (mkdocs.yml): warnings are errors; the pages land in site/.
+# The documentation site (mkdocs.yml): warnings are errors (not with --quiet, which hides
+# them from the count); the pages land in site/.
 docs: install
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict

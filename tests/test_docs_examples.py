@@ -67,3 +67,20 @@ def test_the_extractor_finds_blocks_and_slow_marks(tmp_path):
         encoding="utf-8",
     )
     assert blocks(page) == [("x = 1\n", False), ("y = 2\n", True)]
+
+
+def test_the_cli_reference_renders_every_command():
+    import importlib.util
+
+    from nnscratch.app.cli import COMMANDS
+
+    path = ROOT / "docs" / "hooks" / "cli_reference.py"
+    spec = importlib.util.spec_from_file_location("cli_reference", path)
+    assert spec is not None and spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    page = hook.on_page_markdown(f"# CLI\n\n{hook.MARKER}\n", None, None, None)
+    assert hook.MARKER not in page
+    for name in COMMANDS:
+        assert f"## `nnscratch {name}`" in page and f"usage: nnscratch {name}" in page
+    assert "### `nnscratch plot activations`" in page  # sub-commands get their own section
