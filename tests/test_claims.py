@@ -127,6 +127,7 @@ def test_experiments_claims_refuses_a_file_as_out(tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # about 80 s of CPU; minutes on a loaded machine
 def test_experiments_claims_on_the_cat_data(cat_data_dir, tmp_path, capsys):
     out = tmp_path / "claims"
     assert main(["experiments", "--claims", "--data", str(cat_data_dir), "--out", str(out)]) == 0

@@ -1,8 +1,9 @@
 """Every ```python block of the tutorials (docs/tutorials/*.md) runs.
 
 The blocks of one page run in order in one namespace, as a reader pastes them into one
-session. A block preceded by the line ``<!-- docs-test: slow -->`` (it trains on the cat data
-or for long) runs only in the slow tier. Figures go to a non-interactive backend, and the
+session. A page with a block preceded by the line ``<!-- docs-test: slow -->`` (it trains on
+the cat data, or for long) runs in the slow tier, the whole page, since its blocks share one
+namespace. Figures go to a non-interactive backend, and the
 blocks run in a temporary directory, so that files they write land there.
 
 A slow block may be shortened by ``SHORTEN`` (page stem -> (text, replacement) pairs), e.g.
