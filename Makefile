@@ -11,7 +11,7 @@ $(BIN)/nnscratch: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,test]'
 	touch $@
 
-.PHONY: install train test
+.PHONY: install train test docs
 install: $(BIN)/nnscratch
 
 # The data: $$NNSCRATCH_DATA if set; else ../shared/data beside the checkout where it exists
@@ -33,3 +33,8 @@ test: install
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+# The documentation site (mkdocs.yml): warnings are errors (not with --quiet, which hides
+# them from the count); the pages land in site/.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict

@@ -88,7 +88,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         metavar="N",
         help="override every run's iterations (for a quick smoke test)",
     )
-    parser.add_argument("--out", type=Path, metavar="FILE", help="also write the table here")
+    parser.add_argument(
+        "--claims",
+        action="store_true",
+        help="instead, test the article's claims on the cat data: a figure and a verdict each, "
+        "into --out DIR (default claims/); see nnscratch.app.claims",
+    )
+    parser.add_argument(
+        "--out", type=Path, metavar="FILE", help="also write the table here (--claims: a DIR)"
+    )
     parser.add_argument("--json", action="store_true", help="print the rows as one JSON line")
     return parser
 
@@ -104,6 +112,10 @@ def run(args: argparse.Namespace) -> int:
     from nnscratch.app.recipe import train_cats
     from nnscratch.data.cats import load_cats
 
+    if args.claims:
+        from nnscratch.app import claims
+
+        return claims.run(args)
     configs = experiment_configs()
     names = args.only or list(configs)
     data = load_cats(args.data)
