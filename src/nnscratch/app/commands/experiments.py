@@ -90,7 +90,41 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", type=Path, metavar="FILE", help="also write the table here")
     parser.add_argument("--json", action="store_true", help="print the rows as one JSON line")
+    parser.add_argument(
+        "--article",
+        action="store_true",
+        help="only the article's two runs, exactly as the article: [12288, 5, 5, 1], tanh and "
+        "relu, normal(0.01) init, lr 0.03, 3000 iterations of gradient descent, float64, "
+        'pixels / 255; per-seed and mean accuracies (--json: one object {"runs": [...]})',
+    )
     return parser
+
+
+def run_article_command(args: argparse.Namespace) -> int:
+    """``experiments --article``: the article's runs over ``--seeds``, a table, the setup line
+    (dtype, BLAS threads) and why results move; with --json the runs as one JSON object."""
+    from nnscratch.app import article
+    from nnscratch.base.errors import UsageError
+    from nnscratch.data.cats import load_cats
+
+    if args.only:
+        raise UsageError("--article runs the article's two configurations; drop --only")
+    data = load_cats(args.data)
+    iterations = args.iterations or article.ARTICLE_ITERATIONS
+
+    def report(activation, seed):
+        print(f"article {activation}, seed {seed} ...", file=sys.stderr, flush=True)
+
+    runs = article.run_article(data, args.seeds, iterations=iterations, report=report)
+    text = "\n".join(
+        [article.article_table(runs), "", article.describe_setup(runs), article.WHY_RESULTS_MOVE]
+    )
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text + "\n")
+    if args.json:
+        c.print_json({"runs": [r.to_dict() for r in runs]})
+    return 0
 
 
 def _cell(values: list[float], digits: int = 2) -> str:
@@ -104,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
     from nnscratch.app.recipe import train_cats
     from nnscratch.data.cats import load_cats
 
+    if args.article:
+        return run_article_command(args)
     configs = experiment_configs()
     names = args.only or list(configs)
     data = load_cats(args.data)
