@@ -148,9 +148,12 @@ def test_a_missing_extra_is_one_line_naming_it(module, argv, tmp_path, cat_data_
         argv = [*argv, "--data", str(cat_data_dir)]
     if argv[0] == "predict":
         from nnscratch import Network
+        from nnscratch.data.preprocessing import ImagePreprocessor
         from nnscratch.persist import modelfile
 
-        modelfile.save(Network([12288, 2, 1]), tmp_path / "m.npz")
+        images = np.zeros((2, 64, 64, 3), dtype=np.uint8)
+        pre = ImagePreprocessor().fit(images)
+        modelfile.save(Network([12288, 2, 1]), tmp_path / "m.npz", preprocessor=pre)
         (tmp_path / "x.png").write_bytes(b"\x89PNG not really")
     result = _without(module, *argv, cwd=tmp_path)
     assert result.returncode == 1, result.stderr
