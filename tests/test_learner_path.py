@@ -220,3 +220,39 @@ def test_no_progress_bar_when_piped():
     assert "Cost after iteration 200" in result.stdout
     assert "/200" not in result.stdout + result.stderr
     assert "\r" not in result.stdout
+
+
+# ---- hints in the shape errors --------------------------------------------------------------
+def test_a_features_first_X_gets_a_transpose_hint():
+    from nnscratch import Network
+
+    net = Network([4, 3, 1])
+    X = np.random.default_rng(0).random((6, 4))
+    for call in (lambda: net.fit(X.T, np.zeros(6), iterations=1), lambda: net.predict(X.T)):
+        with pytest.raises(ValueError, match=r"got shape \(4, 6\).*transposed\? use X\.T"):
+            call()
+    with pytest.raises(ValueError) as exc:  # not transposed, just wrong: no hint
+        net.predict(X[:, :3])
+    assert "transposed" not in str(exc.value)
+
+
+def test_a_row_y_gets_a_transpose_hint():
+    from nnscratch import Network
+
+    net = Network([4, 3, 1])
+    X = np.random.default_rng(0).random((6, 4))
+    with pytest.raises(ValueError, match=r"\(1, 6\).*transposed\? use y\.T or y\.ravel\(\)"):
+        net.fit(X, np.zeros((1, 6)), iterations=1)
+    with pytest.raises(ValueError, match=r"transposed\?"):
+        net.cost_and_gradients(X, np.zeros((1, 6)))
+
+
+def test_class_labels_for_many_sigmoid_units_suggest_softmax():
+    from nnscratch import Network
+
+    net = Network([4, 10])
+    with pytest.raises(ValueError, match='output_activation="softmax"'):
+        net.fit(np.random.default_rng(0).random((6, 4)), np.arange(6), iterations=1)
+    with pytest.raises(ValueError) as exc:  # one unit: (m,) is right, a (m, 2) y is not
+        Network([4, 1]).fit(np.ones((6, 4)), np.zeros((6, 2)), iterations=1)
+    assert "softmax" not in str(exc.value)
