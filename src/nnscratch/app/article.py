@@ -122,7 +122,7 @@ def blas_threads() -> str:
     """How many threads the BLAS library uses, e.g. "2 (openblas)"; from threadpoolctl when
     it is installed, else from the environment variables that set it, else "unknown"."""
     try:
-        from threadpoolctl import threadpool_info
+        from threadpoolctl import threadpool_info  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except ImportError:
         for name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
             if os.environ.get(name):

@@ -172,7 +172,9 @@ def _check(net, X, y, epsilon, max_per_parameter, seed, watch) -> GradientCheckR
         return float(net.cost_and_gradients(X, y)[0])
 
     analytic, numeric, noise = [], [], []
-    per_parameter, worst, skipped = {}, {}, {}
+    per_parameter: dict[str, float] = {}
+    worst: dict[str, CoordinateError] = {}
+    skipped: dict[str, list] = {}
     n_checked = 0
     for key, p in net.parameters.items():
         flat = p.reshape(-1)  # a view: writing to it perturbs the (copied) network
@@ -306,7 +308,7 @@ class _KinkWatch:
                 self.pending.append(Z > 0)
                 return _forward(Z, training)
 
-            layer.forward = watched  # type: ignore[method-assign]  (the copy only)
+            layer.forward = watched  # type: ignore[method-assign]  # on the copy only
 
     def keep(self) -> None:
         self.kept.append(self.pending)
