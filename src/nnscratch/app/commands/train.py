@@ -106,7 +106,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         "--layers",
         type=hidden_widths_type,
         metavar="W1,W2,...",
-        help=f"hidden layer widths (default {','.join(map(str, d.layers))})",
+        help="hidden layer widths only: the input width 12288 and the output width 1 come "
+        f"from the data (default {','.join(map(str, d.layers))}: {[12288, *d.layers, 1]})",
     )
     g.add_argument(
         "--activation",
