@@ -1,5 +1,6 @@
 """examples/cat_classifier.ipynb runs from top to bottom without errors, and its committed
 outputs are what a fresh run prints: the same accuracies, the same gradient-check verdicts.
+(The committed outputs are checked in the fast suite; re-executing the notebook is slow.)
 
 The kernel is this interpreter (a kernelspec written to a temporary JUPYTER_PATH), so the test
 runs the notebook against the installed nnscratch on any machine, whatever kernels the user
@@ -25,7 +26,6 @@ nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 pytest.importorskip("matplotlib")
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "cat_classifier.ipynb"
 KERNEL = "nnscratch-test-python"
@@ -87,6 +87,8 @@ def test_stored_outputs_are_complete():
     assert "it's a 'cat' picture" in _text(nb)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # a kernel process training the article's two networks
 def test_notebook_runs_and_matches_its_stored_outputs(
     cat_data_dir, this_python_kernel, monkeypatch, tmp_path
 ):
