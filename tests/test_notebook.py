@@ -22,9 +22,6 @@ from pathlib import Path
 import pytest
 
 nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
-pytest.importorskip("matplotlib")
 
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "cat_classifier.ipynb"
@@ -92,6 +89,9 @@ def test_stored_outputs_are_complete():
 def test_notebook_runs_and_matches_its_stored_outputs(
     cat_data_dir, this_python_kernel, monkeypatch, tmp_path
 ):
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    pytest.importorskip("matplotlib")
     monkeypatch.setenv("NNSCRATCH_DATA", str(cat_data_dir))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     stored = figures(_text(nbformat.read(NOTEBOOK, as_version=4)))
