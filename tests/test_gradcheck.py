@@ -9,8 +9,6 @@ from nnscratch import Network, gradient_check
 from nnscratch.nn import activations
 from nnscratch.nn.activations import HIDDEN_ACTIVATIONS
 
-pytestmark = pytest.mark.core
-
 OUTPUTS = {"sigmoid": 1, "softmax": 3, "identity": 2}
 
 
