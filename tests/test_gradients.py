@@ -64,14 +64,15 @@ def test_gradient_check_detects_a_wrong_gradient(monkeypatch):
     rng = np.random.default_rng(0)
     net = Network([3, 4, 1], hidden_activation="tanh", dtype="float64")
     X, y = random_problem(rng, "sigmoid", 3, 1, 5)
-    original = net.cost_and_gradients
+    original = Network.cost_and_gradients
 
-    def broken(X, y):
-        cost, grads = original(X, y)
+    def broken(self, X, y):
+        cost, grads = original(self, X, y)
         grads["W1"] = grads["W1"] * 1.1
         return cost, grads
 
-    monkeypatch.setattr(net, "cost_and_gradients", broken)
+    # on the class: gradient_check works on a (float64) copy of the network
+    monkeypatch.setattr(Network, "cost_and_gradients", broken)
     result = gradient_check(net, X, y)
     assert result.difference > 1e-3
     assert result.per_parameter["W1"] > 1e-3 > result.per_parameter["W2"]

@@ -17,6 +17,37 @@ import sys
 
 from nnscratch.base.errors import DataError, ModelFileError, TrainingDivergedError, UsageError
 
+#: optional dependency (top-level module name) -> the extra that installs it (pyproject.toml)
+EXTRAS: dict[str, str] = {
+    "h5py": "app",
+    "matplotlib": "app",
+    "PIL": "app",
+    "platformdirs": "app",
+    "tqdm": "app",
+    "sklearn": "sklearn",
+    "joblib": "sklearn",
+    "dask": "dask",
+    "distributed": "dask",
+    "names": "sequences",
+    "statsmodels": "sequences",
+}
+
+
+def missing_extra(err: BaseException) -> tuple[str, str] | None:
+    """(module, extra) when ``err`` (or an error it was raised from) is a missing optional
+    dependency of ``EXTRAS``; None for any other error."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ModuleNotFoundError) and current.name:
+            top = current.name.split(".")[0]
+            if top in EXTRAS:
+                return top, EXTRAS[top]
+        current = current.__cause__ or current.__context__
+    return None
+
+
 #: subcommand name -> module in nnscratch.app.commands (the registry; order is the help order)
 COMMANDS: dict[str, str] = {
     "train": "train",
@@ -54,6 +85,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a missing optional dependency anywhere in it (the parser included)
+    is one line naming the extra to install, exit status 1."""
+    try:
+        return _main(argv)
+    except ImportError as err:
+        found = missing_extra(err)
+        if found is None:
+            raise
+        module, extra = found
+        print(
+            f"nnscratch: error: this needs the optional dependency {module!r}; install it with: "
+            f"pip install 'nnscratch[{extra}]'",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 with a one-line message on bad flags
     try:

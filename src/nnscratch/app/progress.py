@@ -4,6 +4,8 @@ the output is not a terminal, so logs and pipes stay readable)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 
 from nnscratch.train.callbacks import Callback
@@ -43,7 +45,14 @@ class ProgressBar(Callback):
             from tqdm import tqdm
 
             desc = f"net {self.run}/{self.runs}" if self.runs > 1 else "training"
-            self._bar = tqdm(total=self.total, desc=desc, unit="it", file=self.file, leave=False)
+            self._bar = tqdm(
+                total=self.total,
+                desc=desc,
+                unit="it",
+                file=self.file,
+                leave=False,
+                **_size(self.file),
+            )
 
     def on_iteration_end(self, net, iteration, cost, history):
         if self._bar is not None:
@@ -61,6 +70,23 @@ class ProgressBar(Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _size(file) -> dict:
+    """tqdm's ncols / nrows when the terminal reports none (0 x 0, as a pseudo-terminal without
+    a window size does: tqdm would then draw nothing at all): $COLUMNS / $LINES or 80 x 24.
+    Empty when the terminal knows its size (tqdm asks it)."""
+    try:
+        size = os.get_terminal_size(file.fileno())
+    except (AttributeError, ValueError, OSError):
+        size = os.terminal_size((0, 0))
+    fallback = shutil.get_terminal_size((80, 24))  # $COLUMNS, $LINES, else 80 x 24
+    sizes = {}
+    if size.columns <= 0:
+        sizes["ncols"] = fallback.columns or 80
+    if size.lines <= 0:
+        sizes["nrows"] = fallback.lines or 24
+    return sizes
 
 
 def _isatty(file) -> bool:

@@ -208,7 +208,12 @@ def check_X(X, input_shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         raise ValueError(f"X must hold numbers; got dtype {X.dtype}")
     if X.ndim != 1 + len(input_shape) or X.shape[1:] != tuple(input_shape):
         expected = "(m, " + ", ".join(str(n) for n in input_shape) + ")"
-        raise ValueError(f"X must have shape {expected} for this network; got shape {X.shape}")
+        hint = ""
+        if X.ndim == 2 and len(input_shape) == 1 and X.shape[0] == input_shape[0]:
+            hint = " (features-first, like the article's (n_x, m)? transposed? use X.T)"
+        raise ValueError(
+            f"X must have shape {expected} for this network; got shape {X.shape}{hint}"
+        )
     if X.shape[0] == 0:
         raise ValueError("X holds no samples (shape[0] == 0)")
     X = np.ascontiguousarray(X, dtype=dtype)
@@ -239,6 +244,10 @@ def all_finite(X: np.ndarray) -> bool:
 def check_same_length(X: np.ndarray, y) -> None:
     n = np.shape(y)[0] if np.ndim(y) else None
     if n != X.shape[0]:
+        hint = ""
+        if np.ndim(y) == 2 and np.shape(y)[0] == 1 and np.shape(y)[1] == X.shape[0]:
+            hint = " (a row, like the article's (1, m) Y? transposed? use y.T or y.ravel())"
         raise ValueError(
-            f"y must have one entry per sample of X ({X.shape[0]}); got y of shape {np.shape(y)}"
+            f"y must have one entry per sample of X ({X.shape[0]}); got y of shape "
+            f"{np.shape(y)}{hint}"
         )

@@ -181,9 +181,14 @@ def _columns(y, n_out: int, output: str) -> np.ndarray:
     if y.ndim == 1 and n_out == 1:
         y = y.reshape(-1, 1)
     if y.ndim != 2 or y.shape[1] != n_out:
+        hint = ""
+        if output == "a sigmoid" and y.ndim == 1 and n_out > 1:
+            hint = (
+                f'; for one class label 0..{n_out - 1} per sample use output_activation="softmax"'
+            )
         raise ValueError(
             f"y for {output} output of {n_out} unit(s) must have shape "
-            f"{'(m,) or ' if n_out == 1 else ''}(m, {n_out}); got shape {y.shape}"
+            f"{'(m,) or ' if n_out == 1 else ''}(m, {n_out}); got shape {y.shape}{hint}"
         )
     return y
 

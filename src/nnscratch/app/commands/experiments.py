@@ -6,7 +6,13 @@ recipe on the cat data, and print a Markdown table of their accuracies and times
 The article trains [12288, 5, 5, 1] with tanh and with ReLU hidden layers (learning rate 0.03,
 3000 iterations, weights drawn from N(0, 1) * 0.01); the common reference is the 4-layer
 [12288, 20, 7, 5, 1] ReLU network (learning rate 0.0075, 2500 iterations, weights
-N(0, 1) / sqrt(n_prev)). Both use plain gradient descent on pixels scaled to [0, 1].
+N(0, 1) / sqrt(n_prev)). Both use plain gradient descent on pixels scaled to [0, 1]; the
+article's runs are trained in float64 by ``nnscratch.app.article``, as the article's NumPy does.
+
+``--article`` runs only the article's two configurations over ``--seeds`` and prints each
+seed's and the mean train/test accuracy, the dtype and BLAS threads, and why results move;
+with ``--json`` its last line is ``{"runs": [{"activation", "seed", "dtype", "layers",
+"learning_rate", "iterations", "init", "init_scale", "train_accuracy", "test_accuracy"}]}``.
 """
 
 from __future__ import annotations
@@ -22,7 +28,12 @@ from typing import Any
 import numpy as np
 
 from nnscratch.app.commands import _common as c
+from nnscratch.base.errors import UsageError
 from nnscratch.base.validation import check_positive
+
+#: the table's rows that are the article's runs -> their hidden activation; they are trained by
+#: ``nnscratch.app.article`` exactly as ``--article`` trains them
+ARTICLE_RUNS = {"article-tanh": "tanh", "article-relu": "relu"}
 
 
 def experiment_configs() -> dict:
@@ -57,7 +68,7 @@ def experiment_configs() -> dict:
             l2=0.0,
         ),
         "default recipe": TrainConfig(),
-    }
+    }  # the article's rows are described here, trained by nnscratch.app.article
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -98,7 +109,41 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--out", type=Path, metavar="FILE", help="also write the table here (--claims: a DIR)"
     )
     parser.add_argument("--json", action="store_true", help="print the rows as one JSON line")
+    parser.add_argument(
+        "--article",
+        action="store_true",
+        help="only the article's two runs, exactly as the article: [12288, 5, 5, 1], tanh and "
+        "relu, normal(0.01) init, lr 0.03, 3000 iterations of gradient descent, float64, "
+        'pixels / 255; per-seed and mean accuracies (--json: one object {"runs": [...]})',
+    )
     return parser
+
+
+def run_article_command(args: argparse.Namespace) -> int:
+    """``experiments --article``: the article's runs over ``--seeds``, a table, the setup line
+    (dtype, BLAS threads) and why results move; with --json the runs as one JSON object."""
+    from nnscratch.app import article
+    from nnscratch.base.errors import UsageError
+    from nnscratch.data.cats import load_cats
+
+    if args.only:
+        raise UsageError("--article runs the article's two configurations; drop --only")
+    data = load_cats(args.data)
+    iterations = args.iterations or article.ARTICLE_ITERATIONS
+
+    def report(activation, seed):
+        print(f"article {activation}, seed {seed} ...", file=sys.stderr, flush=True)
+
+    runs = article.run_article(data, args.seeds, iterations=iterations, report=report)
+    text = "\n".join(
+        [article.article_table(runs), "", article.describe_setup(runs), article.WHY_RESULTS_MOVE]
+    )
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text + "\n")
+    if args.json:
+        c.print_json({"runs": [r.to_dict() for r in runs]})
+    return 0
 
 
 def _cell(values: list[float], digits: int = 2) -> str:
@@ -109,13 +154,18 @@ def _cell(values: list[float], digits: int = 2) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nnscratch.app import article
     from nnscratch.app.recipe import train_cats
     from nnscratch.data.cats import load_cats
 
+    if args.claims and args.article:
+        raise UsageError("--claims and --article are two different runs: give one of them")
     if args.claims:
         from nnscratch.app import claims
 
         return claims.run(args)
+    if args.article:
+        return run_article_command(args)
     configs = experiment_configs()
     names = args.only or list(configs)
     data = load_cats(args.data)
@@ -128,14 +178,22 @@ def run(args: argparse.Namespace) -> int:
         for seed in args.seeds:
             print(f"{name}, seed {seed}: {config.describe()} ...", file=sys.stderr, flush=True)
             start = time.perf_counter()
-            result = train_cats(config.replace(seed=seed), data.x_train, data.y_train)
+            if name in ARTICLE_RUNS:  # the very runs of --article (float64, pixels / 255)
+                _, run_ = article.train_article(
+                    ARTICLE_RUNS[name], seed, data, iterations=config.iterations
+                )
+                train_acc.append(run_.train_accuracy)
+                test_acc.append(run_.test_accuracy)
+            else:
+                result = train_cats(config.replace(seed=seed), data.x_train, data.y_train)
+                train_acc.append(result.accuracy(data.x_train, data.y_train))
+                test_acc.append(result.accuracy(data.x_test, data.y_test))
             seconds.append(time.perf_counter() - start)
-            train_acc.append(result.accuracy(data.x_train, data.y_train))
-            test_acc.append(result.accuracy(data.x_test, data.y_test))
         rows.append(
             {
                 "run": name,
-                "configuration": config.describe(),
+                "configuration": config.describe()
+                + (f", {article.ARTICLE_DTYPE}" if name in ARTICLE_RUNS else ""),
                 "seeds": list(args.seeds),
                 "train_accuracy": train_acc,
                 "test_accuracy": test_acc,

@@ -26,6 +26,7 @@ _DESTS = (
     "layers",
     "activation",
     "init",
+    "init_scale",
     "learning_rate",
     "iterations",
     "epochs",
@@ -46,6 +47,25 @@ _DESTS = (
     "flip_average",
     "lr_schedule",
 )
+
+
+def hidden_widths_type(text: str) -> tuple[int, ...]:
+    """``--layers``: the hidden widths only. The article's layers_dims (12288, 5, 5, 1) would
+    otherwise become [12288, 12288, 5, 5, 1, 1]: a leading input width or a trailing output
+    width 1 is refused with the widths to give instead."""
+    from nnscratch.data.cats import IMAGE_SHAPE
+
+    widths = c.layer_widths_type(text)
+    n_x = math.prod(IMAGE_SHAPE)
+    hidden = widths[1:] if widths[:1] == (n_x,) else widths
+    hidden = hidden[:-1] if len(widths) > 1 and hidden[-1:] == (1,) else hidden
+    if hidden != widths:
+        give = f": --layers {','.join(map(str, hidden))}" if hidden else ""
+        raise argparse.ArgumentTypeError(
+            f"give the hidden widths only{give} (the input width {n_x} and the output width 1 "
+            f"come from the data); got {','.join(map(str, widths))}"
+        )
+    return widths
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
@@ -84,9 +104,10 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--layers",
-        type=c.layer_widths_type,
+        type=hidden_widths_type,
         metavar="W1,W2,...",
-        help=f"hidden layer widths (default {','.join(map(str, d.layers))})",
+        help="hidden layer widths only: the input width 12288 and the output width 1 come "
+        f"from the data (default {','.join(map(str, d.layers))}: {[12288, *d.layers, 1]})",
     )
     g.add_argument(
         "--activation",
@@ -94,6 +115,12 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         help=f"hidden activation (default {d.activation})",
     )
     g.add_argument("--init", choices=sorted(INITIALIZERS), help=f"weight init (default {d.init})")
+    g.add_argument(
+        "--init-scale",
+        type=c.flag_type(partial(check_positive, "init_scale")),
+        metavar="F",
+        help=f"--init normal: weights N(0, 1) * F (default {d.init_scale:g}, the article's)",
+    )
     g.add_argument(
         "--learning-rate",
         "--lr",
