@@ -52,12 +52,8 @@ from nnscratch.models.network import Network
 from nnscratch.nn.layers import Dense
 from nnscratch.nn.model import PREDICT_BATCH_SIZE
 from nnscratch.sklearn.lbfgs import fit_lbfgs
-from nnscratch.sklearn.mlp_params import (
-    HIDDEN_ACTIVATIONS,
-    OUTPUT_ACTIVATIONS,
-    PARAMETER_CONSTRAINTS,
-    check_extras,
-)
+from nnscratch.sklearn.mlp_params import PARAMETER_CONSTRAINTS, check_extras
+from nnscratch.sklearn.names import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, REGRESSION_LOSSES
 from nnscratch.sklearn.objective import dense_batch
 from nnscratch.sklearn.solvers import SOLVERS
 from nnscratch.sklearn.stochastic import fit_stochastic
@@ -497,7 +493,7 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
 
     _parameter_constraints: dict = {
         **_BaseMLP._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "poisson"})],
+        "loss": [StrOptions(set(REGRESSION_LOSSES))],
     }
     _score_function = staticmethod(r2_score)
 

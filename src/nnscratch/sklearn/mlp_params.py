@@ -17,33 +17,15 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from nnscratch.base.validation import check_dtype, check_probability
 from nnscratch.nn.initializers import INITIALIZERS
+from nnscratch.sklearn.names import HIDDEN_ACTIVATIONS, LEARNING_RATES, SOLVER_NAMES
 from nnscratch.sklearn.solvers import SOLVERS
 from nnscratch.train.schedules import SCHEDULES
 
 __all__ = [
-    "HIDDEN_ACTIVATIONS",
-    "OUTPUT_ACTIVATIONS",
     "PARAMETER_CONSTRAINTS",
     "SKLEARN_DEFAULTS",
     "check_extras",
 ]
-
-#: scikit-learn's hidden activation names (and ours) -> nnscratch's activation names
-HIDDEN_ACTIVATIONS = {
-    "identity": "identity",
-    "logistic": "sigmoid",
-    "tanh": "tanh",
-    "relu": "relu",
-    "leaky_relu": "leaky_relu",
-}
-
-#: scikit-learn's ``out_activation_`` names -> nnscratch's output activations (nn/losses.py)
-OUTPUT_ACTIVATIONS = {
-    "logistic": "sigmoid",
-    "softmax": "softmax",
-    "identity": "identity",
-    "exp": "exp",
-}
 
 #: scikit-learn's MLP parameters and their defaults, in its order (MLPRegressor has ``loss``
 #: first)
@@ -77,10 +59,10 @@ PARAMETER_CONSTRAINTS: dict = {
     # scikit-learn's, with nnscratch's further activations and solvers
     "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
     "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
-    "solver": [StrOptions({"lbfgs", *SOLVERS})],
+    "solver": [StrOptions(set(SOLVER_NAMES))],
     "alpha": [Interval(Real, 0, None, closed="left")],
     "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-    "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+    "learning_rate": [StrOptions(set(LEARNING_RATES))],
     "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
     "power_t": [Interval(Real, 0, None, closed="left")],
     "max_iter": [Interval(Integral, 1, None, closed="left")],

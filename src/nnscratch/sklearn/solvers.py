@@ -132,9 +132,7 @@ class AdamSolver(Solver):
     def update_params(self, params: Params, grads: Params) -> None:
         self.t += 1
         b1, b2 = self.beta_1, self.beta_2
-        self.learning_rate = (
-            self.learning_rate_init * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
-        )
+        self.learning_rate = self.learning_rate_init * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
         for key, p in params.items():
             g, dt = grads[key], p.dtype.type
             m = self.ms.setdefault(key, np.zeros_like(p))
@@ -183,7 +181,9 @@ def _adam(est, options: dict) -> Solver:
 
 def _ours(name: str) -> Callable[..., Solver]:
     def make(est, options: dict) -> Solver:
-        return OptimizerSolver(name, est.learning_rate_init, est.learning_rate, est.power_t, options)
+        return OptimizerSolver(
+            name, est.learning_rate_init, est.learning_rate, est.power_t, options
+        )
 
     return make
 
