@@ -81,7 +81,7 @@ PARAMETER_CONSTRAINTS: dict = {
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
     "max_fun": [Interval(Integral, 1, None, closed="left")],
     # nnscratch's extras
-    "dropout": [None, "array-like", Interval(Real, 0, 1, closed="right")],
+    "dropout": "no_validation",  # nnscratch's keep-probability rule (check_extras, Network)
     "batch_norm": ["boolean"],
     "lr_schedule": [None, StrOptions(set(SCHEDULES))],
     "schedule_options": [None, dict],
