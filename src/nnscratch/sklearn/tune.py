@@ -8,8 +8,8 @@ function (and, on top of it, the ``nnscratch tune`` command).
     result.best_params, result.best_score, result.rows[0]
 
 Search spaces are written as ``NAME=SPEC`` strings, one per hyperparameter (the grammar is in
-``nnscratch.sklearn.search_space``), e.g. ``learning_rate_init=0.001:0.01`` or ``depth=1:2 width=8:32``;
-the names are the estimators' parameters (scikit-learn's MLP names).
+``nnscratch.sklearn.search_space``), e.g. ``learning_rate_init=0.001:0.01`` or
+``depth=1:2 width=8:32``; the names are the estimators' parameters (scikit-learn's MLP names).
 
 The estimator is ``MLPClassifier`` or ``MLPRegressor``; the search is scikit-learn's
 ``GridSearchCV`` / ``RandomizedSearchCV`` with (stratified) shuffled k-fold splits, all seeded by
