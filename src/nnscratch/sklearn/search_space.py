@@ -183,9 +183,7 @@ def _known_name(name: str) -> str:
 def _split_assignment(text: str) -> tuple[str, str]:
     name, sep, spec = text.partition("=")
     if not sep or not name.strip() or not spec.strip():
-        raise ValueError(
-            f"expected NAME=VALUES (e.g. learning_rate_init=0.001:0.01); got {text!r}"
-        )
+        raise ValueError(f"expected NAME=VALUES (e.g. learning_rate_init=0.001:0.01); got {text!r}")
     return _known_name(name.strip()), spec.strip()
 
 
