@@ -1,31 +1,31 @@
-"""nnscratch's MLPClassifier against scikit-learn's, both with default hyperparameters.
+"""nnscratch's MLPClassifier / MLPRegressor against scikit-learn's, default hyperparameters.
 
-    python benchmarks/bench_sklearn.py                   # every data set, 3 seeds
+    python benchmarks/bench_sklearn.py                   # digits, breast_cancer, diabetes
     python benchmarks/bench_sklearn.py --only digits,iris --seeds 5 --threads 1
 
-For each data set and seed s: a stratified 75/25 train/test split with ``random_state=s`` (the
-cat data keeps its own train and test files), the same preprocessing for both sides, then
-``sklearn.neural_network.MLPClassifier(random_state=1000 + s)`` and
-``nnscratch.MLPClassifier(random_state=1000 + s)`` are fitted one after the other (their order
-alternates with the seed, so machine load hits both alike) and scored on the held-out part.
-The models' seed differs from the split's on purpose, so that the initial weights are
-independent of the split: with the same integer, the split and scikit-learn's initial weights
-come from the same Mersenne Twister stream (nnscratch's do not: it derives its generators from
-the seed through ``SeedSequence``). Measured, paired: scikit-learn seeded like the split vs
-seeded 1000 + s, +0.0011 +- 0.0019 accuracy on ``classification`` and -0.0005 +- 0.0008 on
-digits (30 seeds), but +0.0018 +- 0.0009 and +0.0035 +- 0.0017 on two other synthetic sets
-(60 and 40 seeds).
+For each data set and seed s: a 75/25 train/test split with ``random_state=s`` (stratified for
+classification; the cat data keeps its own train and test files), the same preprocessing for
+both sides, then scikit-learn's estimator and nnscratch's, both with
+``random_state=1000 + s`` and otherwise default hyperparameters, are fitted one after the other
+(their order alternates with the seed, so machine load hits both alike) and scored on the
+held-out part (accuracy; R^2 for the regression set ``diabetes``).
 
-Prints one Markdown table: held-out accuracy (mean +- standard deviation over seeds), the
-paired difference nnscratch - scikit-learn (mean over seeds +- its standard error: same split,
-same model seed), fit time (median over seeds), time per epoch and epochs trained (medians).
+nnscratch's estimators are drop-in: the same random_state draws the same initial weights from
+the same RandomState stream, and training follows scikit-learn's epoch loop, solver and
+stopping rule step for step, so the paired differences are those of floating-point rounding
+(the forward and backward passes are nnscratch's own). The fit times compare the two
+implementations of the same computation.
+
+Prints one Markdown table: held-out score (mean +- standard deviation over seeds), the paired
+difference nnscratch - scikit-learn (mean over seeds +- its standard error: same split, same
+model seed), fit time (median over seeds), time per epoch and epochs trained (medians).
 ``--float32`` adds nnscratch with ``dtype="float32"`` on every data set.
 
 Preprocessing: pixel data scaled to [0, 1] (digits / 16, cat images / 255: the article's), tabular
-data standardised with the training part's mean and standard deviation; ``cats_std`` is the cat
-data standardised that way too. The cat data (12288 features) is given to both sides as float32:
-both keep float32 input in float32 (scikit-learn's MLP always does, nnscratch's with its default
-``dtype=None``); everything else is float64 for both.
+data standardised with the training part's mean and standard deviation (the diabetes target
+too, so that the default learning rate fits it within 200 epochs); ``cats_std`` is the cat
+data standardised that way too. The cat data (12288 features) is given to both sides as
+float32: both keep float32 input in float32.
 """
 
 from __future__ import annotations
@@ -37,7 +37,18 @@ from pathlib import Path
 
 #: the models get random_state=MODEL_SEED + s for split s (see above)
 MODEL_SEED = 1000
-DATASETS = ("digits", "breast_cancer", "iris", "wine", "classification", "cats", "cats_std")
+DATASETS = (
+    "digits",
+    "breast_cancer",
+    "diabetes",
+    "iris",
+    "wine",
+    "classification",
+    "cats",
+    "cats_std",
+)
+DEFAULT = ("digits", "breast_cancer", "diabetes")
+REGRESSION = ("diabetes",)
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -46,7 +57,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=3, help="seeds (splits and inits) per set")
     parser.add_argument(
         "--only",
-        default=",".join(DATASETS),
+        default=",".join(DEFAULT),
         help=f"comma-separated data sets among {', '.join(DATASETS)}",
     )
     parser.add_argument(
@@ -112,10 +123,13 @@ def load(name: str, seed: int, data_dir):
     else:
         X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.25, stratify=y, random_state=seed
+        X, y, test_size=0.25, stratify=None if name in REGRESSION else y, random_state=seed
     )
     if name == "digits":
         return X_train / 16, X_test / 16, y_train, y_test
+    if name in REGRESSION:  # the target standardised too, by the training part's statistics
+        mean, std = y_train.mean(), y_train.std()
+        y_train, y_test = (y_train - mean) / std, (y_test - mean) / std
     scaler = StandardScaler().fit(X_train)
     return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
 
@@ -149,19 +163,25 @@ def main(argv=None) -> int:
 
     import numpy as np
     import sklearn
-    from sklearn.neural_network import MLPClassifier as SkMLP
+    from sklearn import neural_network
 
     import nnscratch
-    from nnscratch import MLPClassifier as NnMLP
 
-    sides = {
-        "sklearn": lambda seed: (
-            lambda: SkMLP(random_state=seed, batch_size=args.sklearn_batch_size or "auto")
-        ),
-        "nnscratch": lambda seed: lambda: NnMLP(random_state=seed),
-    }
-    if args.float32:
-        sides["nnscratch f32"] = lambda seed: lambda: NnMLP(random_state=seed, dtype="float32")
+    def estimators(name: str):
+        kind = "MLPRegressor" if name in REGRESSION else "MLPClassifier"
+        sk_class, nn_class = getattr(neural_network, kind), getattr(nnscratch, kind)
+        batch = args.sklearn_batch_size or "auto"
+        sides = {
+            "sklearn": lambda seed: lambda: sk_class(random_state=seed, batch_size=batch),
+            "nnscratch": lambda seed: lambda: nn_class(random_state=seed),
+        }
+        if args.float32:
+            sides["nnscratch f32"] = lambda seed: (
+                lambda: nn_class(random_state=seed, dtype="float32")
+            )
+        return sides
+
+    sides = estimators("digits")
     print(
         f"scikit-learn {sklearn.__version__} vs nnscratch {nnscratch.__version__}, numpy "
         f"{np.__version__}, Python {platform.python_version()}, {platform.machine()}, "
@@ -177,13 +197,15 @@ def main(argv=None) -> int:
     )
     names = " / ".join(sides)
     header = (
-        f"| data set | train x features | classes | accuracy ({names}) | accuracy nn - sk "
+        f"| data set | train x features | classes | accuracy or R^2 ({names}) "
+        f"| accuracy nn - sk (or R^2) "
         f"| fit s ({names}) | fit time nn/sk | ms per epoch ({names}) | epochs ({names}) |"
     )
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     totals = {side: [] for side in sides}
     for name in args.names:
+        sides = estimators(name)
         results = {side: {"acc": [], "time": [], "iter": []} for side in sides}
         try:
             splits = [load(name, seed, data_dir) for seed in range(args.seeds)]
@@ -213,7 +235,7 @@ def main(argv=None) -> int:
         cells = [
             name,
             f"{X_train.shape[0]} x {X_train.shape[1]}",
-            str(len(np.unique(y_train))),
+            "R^2" if name in REGRESSION else str(len(np.unique(y_train))),
             " / ".join(
                 f"{np.mean(results[s]['acc']):.3f} +- {np.std(results[s]['acc']):.3f}"
                 for s in sides

@@ -576,7 +576,7 @@ def test_estimator_with_an_architecture():
         image_shape=(6, 6, 1),
         max_iter=80,
         batch_size=12,
-        learning_rate=0.05,
+        learning_rate_init=0.05,
         random_state=0,
         dtype="float32",
     )

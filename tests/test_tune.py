@@ -41,24 +41,24 @@ def npz_file(tmp_path, xy):
 def test_parse_space_lists_of_typed_values():
     space = tuning.parse_space(
         [
-            "learning_rate=0.001:0.01",
+            "learning_rate_init=0.001:0.01",
             "hidden_layer_sizes=20,7,5:20,7:7",
             "activation=relu:tanh",
             "max_iter=50:100",
-            "optimizer=adam:momentum",
-            "l2=0:0.1",
+            "solver=adam:momentum",
+            "alpha=0:0.1",
             "dropout=none:0.8",
             "batch_size=auto:32",
             "early_stopping=true:false",
             "lr_schedule=none:cosine",
         ]
     )
-    assert space["learning_rate"] == [0.001, 0.01]
+    assert space["learning_rate_init"] == [0.001, 0.01]
     assert space["hidden_layer_sizes"] == [(20, 7, 5), (20, 7), (7,)]
     assert space["activation"] == ["relu", "tanh"]
     assert space["max_iter"] == [50, 100]
-    assert space["optimizer"] == ["adam", "momentum"]
-    assert space["l2"] == [0.0, 0.1]
+    assert space["solver"] == ["adam", "momentum"]
+    assert space["alpha"] == [0.0, 0.1]
     assert space["dropout"] == [None, 0.8]
     assert space["batch_size"] == ["auto", 32]
     assert space["early_stopping"] == [True, False]
@@ -66,7 +66,7 @@ def test_parse_space_lists_of_typed_values():
 
 
 def test_depth_and_width_expand_to_hidden_layer_sizes():
-    space = tuning.parse_space(["depth=1:2", "width=4:16", "learning_rate=0.01"])
+    space = tuning.parse_space(["depth=1:2", "width=4:16", "learning_rate_init=0.01"])
     assert space["hidden_layer_sizes"] == [(4,), (16,), (4, 4), (16, 16)]
     assert "depth" not in space and "width" not in space
     assert tuning.parse_space(["depth=3"])["hidden_layer_sizes"] == [(100, 100, 100)]
@@ -74,13 +74,17 @@ def test_depth_and_width_expand_to_hidden_layer_sizes():
 
 def test_distributions_for_random_search():
     space = tuning.parse_space(
-        ["learning_rate=loguniform(1e-4,1e-1)", "l2=uniform(0,0.5)", "max_iter=randint(10,20)"],
+        [
+            "learning_rate_init=loguniform(1e-4,1e-1)",
+            "alpha=uniform(0,0.5)",
+            "max_iter=randint(10,20)",
+        ],
         search="random",
     )
     rng = np.random.default_rng(0)
-    lr = space["learning_rate"].rvs(1000, random_state=rng)
+    lr = space["learning_rate_init"].rvs(1000, random_state=rng)
     assert lr.min() >= 1e-4 and lr.max() <= 1e-1
-    l2 = space["l2"].rvs(1000, random_state=rng)
+    l2 = space["alpha"].rvs(1000, random_state=rng)
     assert l2.min() >= 0 and l2.max() <= 0.5
     iters = space["max_iter"].rvs(1000, random_state=rng)
     assert iters.min() == 10 and iters.max() == 20  # inclusive bounds
@@ -90,28 +94,44 @@ def test_distributions_for_random_search():
 @pytest.mark.parametrize(
     ("specs", "search", "match"),
     [
-        (["lr=0.1"], "grid", "unknown hyperparameter 'lr'; known: learning_rate"),
-        (["learning_rate"], "grid", "NAME=VALUES"),
-        (["learning_rate="], "grid", "NAME=VALUES"),
-        (["learning_rate=abc"], "grid", "learning_rate must be a finite number > 0; got 'abc'"),
-        (["learning_rate=inf"], "grid", "learning_rate must be a finite number > 0; got inf"),
+        (["lr=0.1"], "grid", "unknown hyperparameter 'lr'; known: hidden_layer_sizes"),
+        (["optimizer=adam"], "grid", "unknown hyperparameter 'optimizer'"),
+        (["l2=0.1"], "grid", "unknown hyperparameter 'l2'"),
+        (["learning_rate=0.01"], "grid", "unknown learning_rate '0.01'; allowed: constant"),
+        (["max_iter=randint(1,10**20)"], "random", "both must be integers written out"),
+        (["max_iter=randint(1,100000000000000000000)"], "random", "at most 9223372036854775806"),
+        (["random_state=randint(0,4294967296)"], "random", "random_state must be an integer"),
+        (["momentum=1.5"], "grid", r"momentum must be a number in \[0, 1\]; got 1.5"),
+        (["beta_1=1"], "grid", r"beta_1 must be a number in \[0, 1\)"),
+        (["learning_rate_init"], "grid", "NAME=VALUES"),
+        (["learning_rate_init="], "grid", "NAME=VALUES"),
+        (
+            ["learning_rate_init=abc"],
+            "grid",
+            "learning_rate_init must be a finite number > 0; got 'abc'",
+        ),
+        (
+            ["learning_rate_init=inf"],
+            "grid",
+            "learning_rate_init must be a finite number > 0; got inf",
+        ),
         (
             ["hidden_layer_sizes=3,0"],
             "grid",
             "hidden_layer_sizes must be a sequence of integers >= 1; got 0",
         ),
-        (["activation=swish"], "grid", "allowed: sigmoid"),
-        (["optimizer=lbfgs"], "grid", "allowed: adam"),
-        (["learning_rate=0.1", "learning_rate=0.2"], "grid", "twice"),
-        (["learning_rate=loguniform(1e-3,1e-1)"], "grid", "need --search random"),
-        (["learning_rate=loguniform(0,1)"], "random", "low > 0"),
-        (["learning_rate=uniform(1,1)"], "random", "low < high"),
-        (["learning_rate=uniform(1)"], "random", "2 bounds"),
+        (["activation=swish"], "grid", "allowed: identity, logistic, tanh, relu, leaky_relu"),
+        (["solver=newton"], "grid", "allowed: lbfgs, sgd, adam"),
+        (["learning_rate_init=0.1", "learning_rate_init=0.2"], "grid", "twice"),
+        (["learning_rate_init=loguniform(1e-3,1e-1)"], "grid", "need --search random"),
+        (["learning_rate_init=loguniform(0,1)"], "random", "low > 0"),
+        (["learning_rate_init=uniform(1,1)"], "random", "low < high"),
+        (["learning_rate_init=uniform(1)"], "random", "2 bounds"),
         (["activation=uniform(0,1)"], "random", "list of values"),
         (["depth=randint(1,3)"], "random", "list of values"),
         (["depth=0:1"], "grid", "depth must be an integer >= 1; got 0"),
         (["depth=1", "hidden_layer_sizes=3"], "grid", "not both"),
-        (["learning_rate=0.1"], "bayes", "unknown search 'bayes'; allowed: grid, random"),
+        (["learning_rate_init=0.1"], "bayes", "unknown search 'bayes'; allowed: grid, random"),
     ],
 )
 def test_parse_space_errors_name_the_problem(specs, search, match):
@@ -183,13 +203,15 @@ def test_load_xy_npz_needs_X_and_y(tmp_path):
 # ---- the search --------------------------------------------------------------------------
 def test_grid_search_results_rows_and_refit(xy):
     X, y = xy
-    space = tuning.parse_space(["learning_rate=0.001:0.03", "depth=1:2", "width=4"])
+    space = tuning.parse_space(["learning_rate_init=0.001:0.03", "depth=1:2", "width=4"])
     result = tuning.tune(X, y, space, settings={"max_iter": 15}, cv=3, n_jobs=1)
     assert len(result.rows) == 4
     assert [r["rank"] for r in result.rows] == sorted(r["rank"] for r in result.rows)
     best = result.rows[0]
     assert best["mean_score"] == pytest.approx(result.best_score)
-    assert {best["learning_rate"], best["hidden_layer_sizes"]} == set(result.best_params.values())
+    assert {best["learning_rate_init"], best["hidden_layer_sizes"]} == set(
+        result.best_params.values()
+    )
     assert {"fold0_score", "fold2_score", "std_score", "mean_fit_time_s", "depth"} <= set(best)
     assert best["depth"] == len(best["hidden_layer_sizes"]) and best["width"] == 4
     assert result.best_estimator.n_features_in_ == X.shape[1]
@@ -203,12 +225,12 @@ def test_preprocessor_is_fitted_inside_the_folds_and_kept_with_the_best(xy):
 
     X, y = xy
     X = X * 100 + 50  # far from standardised
-    space = tuning.parse_space(["learning_rate=0.003:0.03"])
+    space = tuning.parse_space(["learning_rate_init=0.003:0.03"])
     pre = ImagePreprocessor(scale=1.0, standardize=True, dtype="float64")
     result = tuning.tune(X, y, space, settings=FAST, cv=3, n_jobs=1, preprocessor=pre)
     assert isinstance(result.best_estimator, Pipeline)
-    assert set(result.best_params) == {"learning_rate"}
-    assert {r["learning_rate"] for r in result.rows} == {0.003, 0.03}
+    assert set(result.best_params) == {"learning_rate_init"}
+    assert {r["learning_rate_init"] for r in result.rows} == {0.003, 0.03}
     assert type(result.best_model).__name__ == "MLPClassifier"
     np.testing.assert_allclose(result.best_preprocessor.mean_, X.mean(axis=0))  # refit: all X
     Z = result.best_preprocessor.transform(X)
@@ -217,14 +239,16 @@ def test_preprocessor_is_fitted_inside_the_folds_and_kept_with_the_best(xy):
 
 def test_random_search_is_reproducible_and_seed_dependent(xy):
     X, y = xy
-    space = tuning.parse_space(["learning_rate=loguniform(1e-3,1e-1)", "l2=0:0.01"], "random")
+    space = tuning.parse_space(
+        ["learning_rate_init=loguniform(1e-3,1e-1)", "alpha=0:0.01"], "random"
+    )
     run = lambda seed: tuning.tune(  # noqa: E731
         X, y, space, search="random", n_iter=3, cv=2, seed=seed, settings=FAST, n_jobs=1
     )
     a, b, c = run(0), run(0), run(1)
-    assert [r["learning_rate"] for r in a.rows] == [r["learning_rate"] for r in b.rows]
+    assert [r["learning_rate_init"] for r in a.rows] == [r["learning_rate_init"] for r in b.rows]
     assert [r["mean_score"] for r in a.rows] == [r["mean_score"] for r in b.rows]
-    assert {r["learning_rate"] for r in a.rows} != {r["learning_rate"] for r in c.rows}
+    assert {r["learning_rate_init"] for r in a.rows} != {r["learning_rate_init"] for r in c.rows}
 
 
 def test_regression_task_uses_the_regressor():
@@ -232,7 +256,7 @@ def test_regression_task_uses_the_regressor():
 
     X, y = make_regression(n_samples=80, n_features=3, noise=1, random_state=0)
     y = y / y.std()
-    space = tuning.parse_space(["learning_rate=0.01:0.03"])
+    space = tuning.parse_space(["learning_rate_init=0.01:0.03"])
     result = tuning.tune(X, y, space, task="regression", settings=FAST, cv=2, n_jobs=1)
     assert type(result.best_estimator).__name__ == "MLPRegressor"
     assert np.isfinite(result.best_score)
@@ -241,18 +265,18 @@ def test_regression_task_uses_the_regressor():
 def test_make_search_rejects_bad_arguments():
     est = tuning.make_estimator("classification")
     with pytest.raises(ValueError, match="cv must be"):
-        tuning.make_search(est, {"l2": [0.0]}, cv=1)
+        tuning.make_search(est, {"alpha": [0.0]}, cv=1)
     with pytest.raises(ValueError, match="empty"):
         tuning.make_search(est, {})
     with pytest.raises(ValueError, match="n_iter"):
-        tuning.make_search(est, {"l2": [0.0]}, search="random", n_iter=0)
+        tuning.make_search(est, {"alpha": [0.0]}, search="random", n_iter=0)
     with pytest.raises(ValueError, match="task"):
         tuning.make_estimator("clustering")
 
 
 def test_write_csv_and_plot(tmp_path, xy):
     X, y = xy
-    space = tuning.parse_space(["learning_rate=0.001:0.01:0.1", "activation=relu:tanh"])
+    space = tuning.parse_space(["learning_rate_init=0.001:0.01:0.1", "activation=relu:tanh"])
     result = tuning.tune(X, y, space, settings=FAST, cv=2, n_jobs=1, refit=False)
     assert result.best_estimator is None
     path = tuning.write_csv(result.rows, tmp_path / "r.csv")
@@ -273,7 +297,7 @@ def test_cli_writes_table_plot_model_and_prints_top_rows(tmp_path, npz_file, cap
             "--data-file",
             str(npz_file),
             "--param",
-            "learning_rate=0.003:0.03",
+            "learning_rate_init=0.003:0.03",
             "--param",
             "hidden_layer_sizes=8:8,4",
             "--set",
@@ -295,10 +319,10 @@ def test_cli_writes_table_plot_model_and_prints_top_rows(tmp_path, npz_file, cap
     assert len(table_lines) == 2  # --top 2
     with (out / "results.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 4 and {"learning_rate", "hidden_layer_sizes"} <= set(rows[0])
+    assert len(rows) == 4 and {"learning_rate_init", "hidden_layer_sizes"} <= set(rows[0])
     assert (out / "scores.png").stat().st_size > 1000
     summary = json.loads((out / "best_params.json").read_text())
-    assert set(summary["best_params"]) == {"learning_rate", "hidden_layer_sizes"}
+    assert set(summary["best_params"]) == {"learning_rate_init", "hidden_layer_sizes"}
     assert summary["best_cv_score"] == pytest.approx(float(rows[0]["mean_score"]))
 
     from nnscratch.persist import modelfile as io
@@ -326,7 +350,7 @@ def test_cli_random_search_on_a_csv(tmp_path, xy, capsys):
             "--n-iter",
             "2",
             "--param",
-            "learning_rate=loguniform(1e-3,1e-1)",
+            "learning_rate_init=loguniform(1e-3,1e-1)",
             "--no-standardize",
             "--set",
             "max_iter=10",
@@ -351,9 +375,14 @@ def test_cli_random_search_on_a_csv(tmp_path, xy, capsys):
     ("argv", "match"),
     [
         (["--param", "lr=0.1"], "unknown hyperparameter 'lr'"),
-        (["--param", "learning_rate=loguniform(1e-3,1)"], "need --search random"),
+        (["--param", "learning_rate_init=loguniform(1e-3,1)"], "need --search random"),
+        (["--search", "random", "--param", "max_iter=randint(1,10**20)"], "integers written out"),
+        (
+            ["--search", "random", "--param", "max_iter=randint(1,100000000000000000000)"],
+            "bounds must be at most",
+        ),
         (["--set", "max_iter=abc"], "max_iter must be an integer >= 1; got 'abc'"),
-        (["--param", "l2=0:1", "--set", "l2=0"], "both searched"),
+        (["--param", "alpha=0:1", "--set", "alpha=0"], "both searched"),
         (["--scheduler", "localhost:8786"], "tcp://HOST:PORT"),
         (["--scoring", "nope"], "unknown --scoring"),
         (["--cv", "1"], "argument --cv"),
@@ -381,7 +410,7 @@ def test_cli_all_fits_failing_exits_1_with_the_cause(npz_file, tmp_path, capsys)
             "--data-file",
             str(npz_file),
             "--param",
-            "learning_rate=0.01:0.1",
+            "learning_rate_init=0.01:0.1",
             "--set",
             "early_stopping=true",
             "--set",
@@ -397,7 +426,7 @@ def test_cli_all_fits_failing_exits_1_with_the_cause(npz_file, tmp_path, capsys)
     assert code == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "All the 4 fits failed" in err
-    assert "leaves none to train on" in err  # the cause, from the first failure
+    assert "the resulting train set will be empty" in err  # the cause, from the first failure
 
 
 def test_cli_some_fits_failing_is_a_note_not_a_traceback(npz_file, tmp_path, capsys):
@@ -409,7 +438,7 @@ def test_cli_some_fits_failing_is_a_note_not_a_traceback(npz_file, tmp_path, cap
     assert code == 0
     captured = capsys.readouterr()
     assert "note: 1 candidate(s) scored nan" in captured.out
-    assert "leaves none to train on" in captured.out
+    assert "the resulting train set will be empty" in captured.out
     assert "Traceback" not in captured.err and "Warning" not in captured.err
 
 
@@ -484,7 +513,7 @@ def test_dask_local_cluster_gives_the_single_process_results(xy):
     distributed = pytest.importorskip("distributed")
     X, y = xy
     space = tuning.parse_space(
-        ["learning_rate=loguniform(1e-3,1e-1)", "depth=1:2", "width=4:8"], "random"
+        ["learning_rate_init=loguniform(1e-3,1e-1)", "depth=1:2", "width=4:8"], "random"
     )
     options = dict(search="random", n_iter=4, cv=3, seed=7, settings={"max_iter": 20})
     local = tuning.tune(X, y, space, n_jobs=1, **options)
@@ -502,7 +531,7 @@ def test_dask_local_cluster_gives_the_single_process_results(xy):
         "rank",
         "mean_score",
         "std_score",
-        "learning_rate",
+        "learning_rate_init",
         "hidden_layer_sizes",
         "fold0_score",
         "fold1_score",
@@ -519,7 +548,7 @@ def test_dask_local_cluster_gives_the_single_process_results(xy):
 @pytest.mark.timeout(600)  # two joblib worker processes
 def test_local_joblib_workers_give_the_single_process_results(xy):
     X, y = xy
-    space = tuning.parse_space(["learning_rate=0.003:0.03", "l2=0:0.1"])
+    space = tuning.parse_space(["learning_rate_init=0.003:0.03", "alpha=0:0.1"])
     one = tuning.tune(X, y, space, settings=FAST, cv=3, n_jobs=1)
     two = tuning.tune(X, y, space, settings=FAST, cv=3, n_jobs=2)
     assert [r["mean_score"] for r in one.rows] == [r["mean_score"] for r in two.rows]

@@ -76,13 +76,15 @@ def test_a_random_state_setting_seeds_the_networks_not_the_folds():
     assert tuning.make_estimator("classification", seed=3).random_state == 3
 
 
-@pytest.mark.parametrize("bad", BAD_SEEDS, ids=repr)
+# scikit-learn's random_state rule takes True (an integer: seed 1), as its own MLP does
+@pytest.mark.parametrize("bad", [b for b in BAD_SEEDS if b is not True], ids=repr)
 def test_mlp_classifier_refuses_a_bad_random_state_at_fit(bad):
     from nnscratch.sklearn.estimators import MLPClassifier
 
     clf = MLPClassifier(hidden_layer_sizes=(3,), max_iter=1, random_state=bad)  # kept as given
     assert clf.random_state is bad
-    with pytest.raises(ValueError, match=r"random_state must be an integer from 0 to 4294967295"):
+    # a parameter of scikit-learn's MLP: refused with scikit-learn's own message
+    with pytest.raises(ValueError, match=r"'random_state' parameter of MLPClassifier must be"):
         clf.fit(X, y)
 
 
@@ -137,12 +139,12 @@ def test_a_seed_flag_takes_the_largest_seed():
 
 
 # ---- the learning-rate rule (a finite number > 0) -------------------------------------------
-LR_RULE = "learning_rate must be a finite number > 0"
+LR_RULE = "learning_rate(_init)? must be a finite number > 0"  # _init: the estimators' name
 BAD_RATES = [0, -0.1, float("nan"), float("inf")]
 
 
 def _lr_message(bad) -> str:
-    return rf"{re.escape(LR_RULE)}; got {re.escape(repr(bad))}$"
+    return rf"{LR_RULE}; got {re.escape(repr(bad))}$"
 
 
 def _classifier(**params):
@@ -155,8 +157,13 @@ LR_ENTRY_POINTS = {
     "fit": lambda lr: fit(Network([2, 3, 1]), X, y, iterations=1, learning_rate=lr),
     "optimizer": lambda lr: get_optimizer("adam", learning_rate=lr),
     "TrainConfig": lambda lr: TrainConfig(learning_rate=lr),
-    "MLPClassifier.fit": lambda lr: _classifier(learning_rate=lr).fit(X, y),
 }
+
+
+@pytest.mark.parametrize("bad", BAD_RATES, ids=repr)
+def test_mlp_classifier_refuses_a_bad_learning_rate_init_as_scikit_learn_does(bad):
+    with pytest.raises(ValueError, match=r"'learning_rate_init' parameter of MLPClassifier"):
+        _classifier(learning_rate_init=bad).fit(X, y)
 
 
 @pytest.mark.parametrize("bad", BAD_RATES, ids=repr)
@@ -170,21 +177,22 @@ def test_every_entry_point_refuses_a_bad_learning_rate_with_the_one_message(entr
 def test_the_search_space_refuses_a_bad_learning_rate(text):
     message = _lr_message(v.from_text(text))
     with pytest.raises(ValueError, match=message):
-        parse_space([f"learning_rate=0.1:{text}"])
+        parse_space([f"learning_rate_init=0.1:{text}"])
     with pytest.raises(ValueError, match=message):
-        parse_settings([f"learning_rate={text}"])
+        parse_settings([f"learning_rate_init={text}"])
 
 
 def test_a_distribution_bound_follows_the_rule_too():
-    with pytest.raises(ValueError, match=r"uniform\(0,0.1\) for learning_rate: " + LR_RULE):
-        parse_space(["learning_rate=uniform(0,0.1)"], "random")
+    match = r"uniform\(0,0.1\) for learning_rate_init: " + LR_RULE
+    with pytest.raises(ValueError, match=match):
+        parse_space(["learning_rate_init=uniform(0,0.1)"], "random")
 
 
 CLI_LR = {
     "train --learning-rate": lambda text: ["train", f"--learning-rate={text}"],
     "train --lr": lambda text: ["train", f"--lr={text}"],
-    "tune --set": lambda text: ["tune", "--set", f"learning_rate={text}"],
-    "tune --param": lambda text: ["tune", "--param", f"learning_rate=0.1:{text}"],
+    "tune --set": lambda text: ["tune", "--set", f"learning_rate_init={text}"],
+    "tune --param": lambda text: ["tune", "--param", f"learning_rate_init=0.1:{text}"],
 }
 
 

@@ -12,6 +12,11 @@ logits Z_L (no log(0)), and hands backward dZ_L directly.
 
 Shapes (samples-first): Z_L, A_L and Y are (m, n_L). ``encode_targets`` turns the user's
 y into that Y and says what is wrong with y when it cannot.
+
+Sample weights: ``cost`` and ``output_gradient`` take an optional ``sample_weight`` w (m,) of
+non-negative numbers. The cost is then the weighted mean  sum_i w_i cost_i / sum_i w, and
+dZ_L = (A_L - Y) * w / sum(w), so that w = ones gives the unweighted values (scikit-learn's
+rule, ``np.average(..., weights=w)``). Without weights the code path is the plain one.
 """
 
 from __future__ import annotations
@@ -30,13 +35,20 @@ class Loss:
     #: model then keeps the time axis up to its output layer
     per_step: bool = False
 
-    def cost(self, Z: np.ndarray, Y: np.ndarray) -> float:
-        """Mean cost over the m samples, from the logits Z (m, n_L)."""
+    def cost(self, Z: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+        """Mean cost over the m samples, from the logits Z (m, n_L); the weighted mean
+        sum_i w_i cost_i / sum(w) with ``sample_weight`` w (m,)."""
         raise NotImplementedError
 
-    def output_gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """dZ_L = (A_L - Y) / m: where backward starts."""
-        return (A - Y) / A.dtype.type(A.shape[0])
+    def output_gradient(
+        self, A: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> np.ndarray:
+        """dZ_L = (A_L - Y) / m: where backward starts; (A_L - Y) * w / sum(w) with
+        ``sample_weight`` w (m,)."""
+        if sample_weight is None:
+            return (A - Y) / A.dtype.type(A.shape[0])
+        share = (sample_weight / sample_weight.sum()).astype(A.dtype)  # (m,) w_i / sum(w)
+        return (A - Y) * share.reshape((-1,) + (1,) * (A.ndim - 1))
 
     def encode_targets(self, y, n_out: int, dtype: np.dtype) -> np.ndarray:
         """Check y and turn it into Y of shape (m, n_out) and the network's dtype."""
@@ -81,8 +93,10 @@ class BinaryCrossEntropy(Loss):
         labels = (P > 0.5).astype(np.int64)  # z > 0 exactly when sigmoid(z) > 1/2
         return labels[:, 0] if labels.ndim == 2 and labels.shape[1] == 1 else labels
 
-    def cost(self, Z: np.ndarray, Y: np.ndarray) -> float:
+    def cost(self, Z: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
         per_element = np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))
+        if sample_weight is not None:
+            return _weighted_mean(per_element, sample_weight)
         return float(per_element.sum(dtype=np.float64) / Z.shape[0])
 
     def encode_targets(self, y, n_out: int, dtype) -> np.ndarray:
@@ -113,9 +127,11 @@ class CategoricalCrossEntropy(Loss):
         if n_out < 2:
             raise ValueError(f"a softmax output needs at least 2 units; got {n_out}")
 
-    def cost(self, Z: np.ndarray, Y: np.ndarray) -> float:
+    def cost(self, Z: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
         zmax = Z.max(axis=1, keepdims=True)
         logsumexp = np.log(np.exp(Z - zmax).sum(axis=1, keepdims=True)) + zmax
+        if sample_weight is not None:
+            return _weighted_mean((logsumexp - Z) * Y, sample_weight)
         return float(((logsumexp - Z) * Y).sum(dtype=np.float64) / Z.shape[0])
 
     def encode_targets(self, y, n_out: int, dtype) -> np.ndarray:
@@ -161,9 +177,11 @@ class MeanSquaredError(Loss):
     def decide_proba(self, P: np.ndarray) -> np.ndarray:
         return self.decide(P)
 
-    def cost(self, Z: np.ndarray, Y: np.ndarray) -> float:
+    def cost(self, Z: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
         diff = Z.astype(np.float64) - Y  # (m, n_L): float64 so a diverging run gives inf, not
-        return float(0.5 * (diff * diff).sum() / Z.shape[0])  # an overflow warning
+        if sample_weight is not None:  # an overflow warning
+            return 0.5 * _weighted_mean(diff * diff, sample_weight)
+        return float(0.5 * (diff * diff).sum() / Z.shape[0])
 
     def encode_targets(self, y, n_out: int, dtype) -> np.ndarray:
         y = _columns(y, n_out, "an identity")
@@ -173,6 +191,65 @@ class MeanSquaredError(Loss):
         if not np.all(np.isfinite(y)):
             raise ValueError("regression targets contain NaN or infinity")
         return y
+
+
+class Exponential(Activation):
+    """g(z) = e^z: the inverse of the log link, the output activation of ``PoissonDeviance``
+    (counts and rates: always > 0). Not a hidden activation."""
+
+    name = "exp"
+
+    def forward(self, Z: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):  # a diverging run gives inf, then a non-finite error
+            return np.exp(Z)
+
+    def derivative_from(self, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+        return A
+
+
+class PoissonDeviance(Loss):
+    """Exponential output (log link) + half Poisson deviance, for counts y >= 0.
+
+    cost = mean over samples of the sum over outputs of  y log(y / e^z) - y + e^z
+    (y log y = 0 at y = 0; scikit-learn's ``loss="poisson"``), whose gradient with respect to
+    the logit z is e^z - y: the fused dZ_L = (A_L - Y) / m again.
+    """
+
+    name = "poisson"
+    activation = Exponential()
+
+    def decide(self, Z: np.ndarray) -> np.ndarray:
+        """The predicted means e^z ((m,) for one output unit)."""
+        A = self.activation.forward(Z)
+        return A[:, 0] if A.shape[1] == 1 else A
+
+    def decide_proba(self, P: np.ndarray) -> np.ndarray:
+        return P[:, 0] if P.ndim == 2 and P.shape[1] == 1 else P
+
+    def cost(self, Z: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+        Z64, Y64 = Z.astype(np.float64), Y.astype(np.float64)
+        y_log_y = np.where(Y64 > 0, Y64 * np.log(np.where(Y64 > 0, Y64, 1.0)), 0.0)
+        with np.errstate(over="ignore"):
+            per_element = y_log_y - Y64 * Z64 - Y64 + np.exp(Z64)
+        if sample_weight is not None:
+            return _weighted_mean(per_element, sample_weight)
+        return float(per_element.sum() / Z.shape[0])
+
+    def encode_targets(self, y, n_out: int, dtype) -> np.ndarray:
+        y = _columns(y, n_out, "an exponential")
+        if not np.issubdtype(y.dtype, np.number):
+            raise ValueError(f"Poisson targets must be numbers; got dtype {y.dtype}")
+        y = y.astype(dtype)
+        if not np.all(np.isfinite(y)) or np.any(y < 0):
+            raise ValueError("Poisson targets must be finite numbers >= 0")
+        return y
+
+
+def _weighted_mean(per_element: np.ndarray, sample_weight: np.ndarray) -> float:
+    """sum_i w_i * (the sum of row i of per_element (m, n_L)) / sum(w), in float64."""
+    w = np.asarray(sample_weight, dtype=np.float64)
+    rows = per_element.reshape(per_element.shape[0], -1).sum(axis=1, dtype=np.float64)
+    return float(rows @ w / w.sum())
 
 
 def _columns(y, n_out: int, output: str) -> np.ndarray:
@@ -233,14 +310,18 @@ class SequenceCrossEntropy(Loss):
         counted = Y >= 0
         return counted, np.where(counted, Y, 0).astype(np.intp), max(self.count(Y), 1)
 
-    def cost(self, Z: np.ndarray, Y: np.ndarray) -> float:
+    def cost(self, Z: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+        _no_sample_weight(sample_weight)
         counted, idx, n = self._targets(Z, Y)
         zmax = Z.max(axis=-1, keepdims=True)
         logsumexp = np.log(np.exp(Z - zmax).sum(axis=-1)) + zmax[..., 0]  # (m, T)
         z_y = np.take_along_axis(Z, idx[..., None], axis=-1)[..., 0]
         return float(np.where(counted, logsumexp - z_y, 0).sum(dtype=np.float64) / n)
 
-    def output_gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    def output_gradient(
+        self, A: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> np.ndarray:
+        _no_sample_weight(sample_weight)
         counted, idx, n = self._targets(A, Y)
         weight = (counted / A.dtype.type(n)).astype(A.dtype)  # (m, T): 1/N or 0
         dZ = A * weight[..., None]
@@ -270,11 +351,17 @@ class SequenceCrossEntropy(Loss):
         return np.where(y < 0, -1, y).astype(dtype)
 
 
+def _no_sample_weight(sample_weight) -> None:
+    if sample_weight is not None:
+        raise ValueError("a per-step loss takes no sample_weight; mark uncounted steps with -1")
+
+
 #: The one registry from output activation names to their fused losses.
 LOSSES: dict[str, type[Loss]] = {
     "sigmoid": BinaryCrossEntropy,
     "softmax": CategoricalCrossEntropy,
     "identity": MeanSquaredError,
+    "exp": PoissonDeviance,
     "sequence_softmax": SequenceCrossEntropy,
 }
 

@@ -87,7 +87,11 @@ class Model(Protocol):
 
 
 def cost_and_gradients(
-    model, X: np.ndarray, Y: np.ndarray, training: bool = True
+    model,
+    X: np.ndarray,
+    Y: np.ndarray,
+    training: bool = True,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[float, dict[str, np.ndarray]]:
     """The article's forward -> compute_cost -> backward chain, for any model with
     ``forward``, ``backward`` and a fused ``loss``; every gradient in the library (training
@@ -98,11 +102,12 @@ def cost_and_gradients(
         dZ_L = (A_L - Y) / m                     the fused output gradient
         grads = model.backward(dZ_L, caches)     L_model_backward      {"W1": (n_1, n_x), ...}
 
-    X (m, ...) must already be of the model's dtype and Y encoded (m, n_L).
+    X (m, ...) must already be of the model's dtype and Y encoded (m, n_L); ``sample_weight``
+    (m,) makes the cost a weighted mean (see ``nnscratch.nn.losses``).
     """
     Z_L, caches = model.forward(X, training)
-    cost = model.loss.cost(Z_L, Y)
-    dZ_L = model.loss.output_gradient(model.loss.activation.forward(Z_L), Y)
+    cost = model.loss.cost(Z_L, Y, sample_weight)
+    dZ_L = model.loss.output_gradient(model.loss.activation.forward(Z_L), Y, sample_weight)
     del Z_L  # spent: freed before backward allocates the gradients
     return cost, model.backward(dZ_L, caches)
 

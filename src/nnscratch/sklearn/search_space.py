@@ -1,12 +1,15 @@
 """Search spaces for ``nnscratch tune``: the ``NAME=SPEC`` grammar, one string per hyperparameter.
 
-    learning_rate=0.001:0.01:0.1         candidate values, separated by ":"
+    learning_rate_init=0.001:0.01:0.1    candidate values, separated by ":"
     hidden_layer_sizes=20,7,5:20,7:7     a value that is itself a list uses ","
     depth=1:2:3  width=8:32              shorthand: hidden_layer_sizes = (width,) * depth
-    learning_rate=loguniform(1e-4,1e-1)  a distribution (random search only); also
-    l2=uniform(0,0.01)  max_iter=randint(50,400)   (randint's bounds are inclusive)
+    learning_rate_init=loguniform(1e-4,1e-1)  a distribution (random search only); also
+    alpha=uniform(0,0.01)  max_iter=randint(50,400)   (randint's bounds are inclusive)
+    solver=adam:sgd:lbfgs  learning_rate=constant:adaptive   scikit-learn's names
     dropout=none:0.8                     "none" is None
     random_state=0:1:2                   the networks' seeds (the folds keep the search's)
+
+The names are the estimators' parameters (scikit-learn's MLP names, then nnscratch's extras).
 
 ``parse_space`` turns such strings into a scikit-learn parameter grid (or distributions for a
 random search), ``parse_settings`` into fixed estimator parameters, and ``format_value`` writes a
@@ -18,6 +21,7 @@ command line apply: every error is a ValueError that names the parameter and the
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +31,7 @@ from typing import Any
 from nnscratch.base.validation import (
     DTYPES,
     check_choice,
+    check_decay,
     check_flag,
     check_fraction,
     check_layer_widths,
@@ -35,9 +40,13 @@ from nnscratch.base.validation import (
     check_seed,
     from_text,
 )
-from nnscratch.nn.activations import HIDDEN_ACTIVATIONS
 from nnscratch.nn.initializers import INITIALIZERS
-from nnscratch.train.optimizers import OPTIMIZERS
+from nnscratch.sklearn.names import (
+    HIDDEN_ACTIVATIONS,
+    LEARNING_RATES,
+    REGRESSION_LOSSES,
+    SOLVER_NAMES,
+)
 from nnscratch.train.schedules import SCHEDULES
 
 __all__ = ["TUNABLE", "format_value", "parse_settings", "parse_space"]
@@ -89,30 +98,58 @@ def _choice(allowed, read: Callable[[str], Any] = str) -> _Param:
     return _Param(lambda name, value: check_choice(name, value, allowed), read=read)
 
 
+def _unit_interval(name: str, value):
+    """A number in [0, 1] (scikit-learn's rule for momentum)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1]; got {value!r}")
+    return float(value)
+
+
+def _below_one(name: str, value):
+    """A number in [0, 1) (scikit-learn's rule for validation_fraction)."""
+    if value == 0 and not isinstance(value, bool):
+        return 0.0
+    return check_fraction(name, value)
+
+
 _PARAMS: dict[str, _Param] = {
-    "learning_rate": _number(check_positive),
+    # scikit-learn's MLP parameters
     "hidden_layer_sizes": _Param(check_layer_widths, read=_sizes_text),
     "depth": _number(check_positive, integer=True),
     "width": _number(check_positive, integer=True),
-    "activation": _choice(HIDDEN_ACTIVATIONS),
-    "max_iter": _number(check_positive, integer=True),
+    "activation": _choice(tuple(HIDDEN_ACTIVATIONS)),
+    "solver": _choice(SOLVER_NAMES),
+    "alpha": _number(check_positive, allow_zero=True),
     "batch_size": _Param(
         partial(check_positive, integer=True, allow=("auto",)), read=_or_auto(from_text)
     ),
-    "optimizer": _choice(sorted(OPTIMIZERS)),
-    "l2": _number(check_positive, allow_zero=True),
+    "learning_rate": _choice(LEARNING_RATES),
+    "learning_rate_init": _number(check_positive),
+    "power_t": _number(check_positive, allow_zero=True),
+    "max_iter": _number(check_positive, integer=True),
+    "shuffle": _Param(check_flag, read=_flag_text),
+    "random_state": _number(lambda name, value: check_seed(value, name, allow_none=False)),
+    "tol": _number(check_positive, allow_zero=True),
+    "momentum": _number(_unit_interval),
+    "nesterovs_momentum": _Param(check_flag, read=_flag_text),
+    "early_stopping": _Param(check_flag, read=_flag_text),
+    "validation_fraction": _number(_below_one),
+    "beta_1": _number(check_decay),
+    "beta_2": _number(check_decay),
+    "epsilon": _number(check_positive),
+    "n_iter_no_change": _number(check_positive, integer=True),
+    "max_fun": _number(check_positive, integer=True),
+    "loss": _choice(REGRESSION_LOSSES),
+    # nnscratch's extras
     "dropout": _Param(partial(check_probability, allow=(None,)), read=_or_none(from_text)),
     "batch_norm": _Param(check_flag, read=_flag_text),
-    "early_stopping": _Param(check_flag, read=_flag_text),
-    "validation_fraction": _number(check_fraction),
-    "n_iter_no_change": _number(check_positive, integer=True),
-    "tol": _number(check_positive, allow_zero=True),
     "lr_schedule": _choice((None, *sorted(SCHEDULES)), read=_or_none(str)),
-    "init": _choice(sorted(INITIALIZERS)),
-    "shuffle": _Param(check_flag, read=_flag_text),
+    "init": _choice((None, *sorted(INITIALIZERS)), read=_or_none(str)),
     "dtype": _choice(DTYPES),
-    "random_state": _number(lambda name, value: check_seed(value, name, allow_none=False)),
 }
+
+#: randint's bounds must fit scipy's int64 draws (its high is exclusive: bound + 1)
+_RANDINT_MAX = 2**63 - 2
 
 
 def _reader(name: str, param: _Param) -> Callable[[str], Any]:
@@ -146,7 +183,7 @@ def _known_name(name: str) -> str:
 def _split_assignment(text: str) -> tuple[str, str]:
     name, sep, spec = text.partition("=")
     if not sep or not name.strip() or not spec.strip():
-        raise ValueError(f"expected NAME=VALUES (e.g. learning_rate=0.001:0.01); got {text!r}")
+        raise ValueError(f"expected NAME=VALUES (e.g. learning_rate_init=0.001:0.01); got {text!r}")
     return _known_name(name.strip()), spec.strip()
 
 
@@ -164,8 +201,19 @@ def _parse_distribution(name: str, kind: str, args: str):
     read = int if kind == "randint" else float
     try:
         low, high = (read(p) for p in parts)
-    except ValueError as err:
-        raise ValueError(f"bad bounds {args!r} of {kind}() for {name}") from err
+    except ValueError:
+        kind_of = "integers" if kind == "randint" else "numbers"
+        raise ValueError(
+            f"bad bounds {args!r} of {kind}() for {name}: both must be {kind_of} written out, "
+            f"e.g. {kind}(1,10)"
+        ) from None
+    if kind == "randint" and max(abs(low), abs(high)) > _RANDINT_MAX:
+        raise ValueError(
+            f"randint({args}) for {name}: bounds must be at most {_RANDINT_MAX} (2**63 - 2), "
+            "what scipy's integer draws hold"
+        )
+    if kind != "randint" and not all(math.isfinite(b) for b in (low, high)):
+        raise ValueError(f"{kind}({args}) for {name}: bounds must be finite numbers")
     if not low < high or (kind == "loguniform" and low <= 0):
         raise ValueError(
             f"{kind}({args}) for {name} needs low < high"

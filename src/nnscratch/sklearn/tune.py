@@ -3,12 +3,13 @@
 The article ends with "try other learning rates, depths, widths...": this is that advice as a
 function (and, on top of it, the ``nnscratch tune`` command).
 
-    space = parse_space(["learning_rate=0.001:0.01", "hidden_layer_sizes=20,7,5:7"])
+    space = parse_space(["learning_rate_init=0.001:0.01", "hidden_layer_sizes=20,7,5:7"])
     result = tune(X, y, space, search="grid", cv=5, seed=0)
     result.best_params, result.best_score, result.rows[0]
 
 Search spaces are written as ``NAME=SPEC`` strings, one per hyperparameter (the grammar is in
-``nnscratch.sklearn.search_space``), e.g. ``learning_rate=0.001:0.01`` or ``depth=1:2 width=8:32``.
+``nnscratch.sklearn.search_space``), e.g. ``learning_rate_init=0.001:0.01`` or
+``depth=1:2 width=8:32``; the names are the estimators' parameters (scikit-learn's MLP names).
 
 The estimator is ``MLPClassifier`` or ``MLPRegressor``; the search is scikit-learn's
 ``GridSearchCV`` / ``RandomizedSearchCV`` with (stratified) shuffled k-fold splits, all seeded by

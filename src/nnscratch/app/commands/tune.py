@@ -1,8 +1,8 @@
 """``nnscratch tune``: k-fold cross-validated hyperparameter search (grid or random).
 
-    nnscratch tune --param learning_rate=0.001:0.01 --param hidden_layer_sizes=20,7,5:7 \\
+    nnscratch tune --param learning_rate_init=0.001:0.01 --param hidden_layer_sizes=20,7,5:7 \\
         --cv 5 --out tune-results
-    nnscratch tune --search random --n-iter 20 --param 'learning_rate=loguniform(1e-4,1e-1)' \\
+    nnscratch tune --search random --n-iter 20 --param 'learning_rate_init=loguniform(1e-4,1e-1)' \\
         --param depth=1:2:3 --param width=8:32:128 --scheduler tcp://10.0.0.5:8786
 
 Data: the cat data set by default (train split, images flattened and scaled to [0, 1]; the
@@ -31,23 +31,25 @@ from nnscratch.base import jsonio
 from nnscratch.base.errors import UsageError
 from nnscratch.base.validation import check_int_at_least, check_positive
 
-DEFAULT_SPACE = ("hidden_layer_sizes=7:20,7,5", "learning_rate=0.001:0.0075")
+DEFAULT_SPACE = ("hidden_layer_sizes=7:20,7,5", "learning_rate_init=0.001:0.0075")
 
 EPILOG = """\
 --param NAME=SPEC (repeatable) adds a hyperparameter to search:
-  learning_rate=0.001:0.01:0.1        values separated by ':'
+  learning_rate_init=0.001:0.01:0.1   values separated by ':'
   hidden_layer_sizes=20,7,5:20,7:7    a list-valued value uses ','
   depth=1:2:3 --param width=8:32      shorthand for hidden_layer_sizes=(width,)*depth
-  learning_rate=loguniform(1e-4,1e-1) distributions (--search random): loguniform(a,b),
-  l2=uniform(0,0.01)                  uniform(a,b), randint(a,b) (bounds inclusive)
+  learning_rate_init=loguniform(1e-4,1e-1)  distributions (--search random): loguniform(a,b),
+  alpha=uniform(0,0.01)               uniform(a,b), randint(a,b) (bounds inclusive)
   dropout=none:0.8                    'none' is None
   random_state=0:1:2                  the networks' seeds (the folds keep --seed)
-names: learning_rate, hidden_layer_sizes, depth, width, activation, max_iter (epochs),
-  batch_size, optimizer, l2, dropout, batch_norm, early_stopping, validation_fraction,
-  n_iter_no_change, tol, lr_schedule, init, shuffle, dtype, random_state
+names: scikit-learn's MLP parameters (hidden_layer_sizes, activation, solver, alpha,
+  batch_size, learning_rate, learning_rate_init, power_t, max_iter, shuffle, random_state,
+  tol, momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2,
+  epsilon, n_iter_no_change, max_fun, loss), depth, width, and nnscratch's dropout,
+  batch_norm, lr_schedule, init, dtype
 each value is checked by the parameter's rule, as MLPClassifier checks it.
 --set NAME=VALUE (repeatable) fixes a parameter of every candidate (e.g. --set max_iter=100).
-default search: --param hidden_layer_sizes=7:20,7,5 --param learning_rate=0.001:0.0075
+default search: --param hidden_layer_sizes=7:20,7,5 --param learning_rate_init=0.001:0.0075
 """
 
 
