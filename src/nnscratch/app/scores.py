@@ -85,11 +85,11 @@ def print_scores(task: str, scores: dict, classes: Sequence[str] | None) -> None
         print(f"RMSE  {scores['rmse']:.4g}")
         return
     print(f"accuracy   {scores['accuracy']:.4f}   (macro F1 {scores['macro_f1']:.4f})")
-    width = max(len(str(n)) for n in classes or ["class"]) + 2
+    width = max(len(str(n)) for n in [*(classes or ()), "class"]) + 2
     print("class".ljust(width) + "precision    recall        F1   support")
     for name, s in scores["per_class"].items():
         print(
-            f"{name.ljust(width)}{s['precision']:9.4f} {s['recall']:9.4f} {s['f1']:9.4f} "
+            f"{name.ljust(width)}{s['precision']:9.4f} {s['recall']:9.4f} {s['f1']:9.4f}"
             f"{s['support']:9d}"
         )
     print("confusion matrix:")

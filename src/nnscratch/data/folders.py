@@ -166,15 +166,26 @@ def _images_under(path: Path, folder: ImageFolder) -> list[str]:
 # ---- sizes and reading ----------------------------------------------------------------------
 
 
+#: Pillow modes of single-channel images (read as grayscale when every image has one)
+GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+
+
 def common_size(paths: Sequence[str]) -> tuple[int, int] | None:
     """(H, W) shared by every image among up to ``SIZE_SAMPLE`` of ``paths`` (evenly spread),
     from their headers only, or None when they differ (or none could be opened)."""
+    return sample_headers(paths)[0]
+
+
+def sample_headers(paths: Sequence[str]) -> tuple[tuple[int, int] | None, str]:
+    """(the common (H, W) or None, "grayscale" when every sampled image has one channel
+    else "rgb"), from the headers of up to ``SIZE_SAMPLE`` of ``paths``."""
     from PIL import Image
 
     if not paths:
-        return None
+        return None, "rgb"
     step = max(1, len(paths) // SIZE_SAMPLE)
-    sizes = set()
+    sizes: set[tuple[int, int]] = set()
+    modes: set[str] = set()
     for path in list(paths)[::step][:SIZE_SAMPLE]:
         try:
             if not stat.S_ISREG(os.stat(path).st_mode):
@@ -182,12 +193,12 @@ def common_size(paths: Sequence[str]) -> tuple[int, int] | None:
             with Image.open(path) as img:
                 w, h = img.size
                 swap = img.getexif().get(0x0112) in (5, 6, 7, 8)  # EXIF: rotated by 90 degrees
+                modes.add(img.mode)
         except Exception:  # noqa: BLE001 (any unreadable header: the reader will say why)
             continue
         sizes.add((w, h) if swap else (h, w))
-        if len(sizes) > 1:
-            return None
-    return sizes.pop() if sizes else None
+    color = "grayscale" if modes and modes <= GRAY_MODES else "rgb"
+    return (sizes.pop() if len(sizes) == 1 else None), color
 
 
 class FolderImages(NamedTuple):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ class DataOptions:
     """How to read a source (each field is a command-line flag of the same name)."""
 
     image_size: tuple[int, int] | None = None  # None: the images' common size, else 64x64
-    color: str = "rgb"
+    color: str | None = None  # None: grayscale when every image is, else rgb
     on_bad_file: str = "skip"
     max_bytes: int = folders.MAX_DECODED_BYTES
     target: str | None = None  # None: the last column
@@ -106,10 +106,17 @@ def _load_folder(spec: str | None, options: DataOptions) -> Dataset:
     if folder.skipped:
         notes.append(f"{spec}: left out {folder.skipped} hidden or non-image file(s)")
     all_files = [f for split in folder.files.values() for f in split]
-    size = options.image_size
-    if size is None:
-        size = folders.common_size(all_files) or folders.DEFAULT_IMAGE_SIZE
-        notes.append(f"image size {size[0]}x{size[1]} (pass --image-size HxW to change it)")
+    size, color = options.image_size, options.color
+    if size is None or color is None:
+        common, seen_color = folders.sample_headers(all_files)
+        if size is None:
+            size = common or folders.DEFAULT_IMAGE_SIZE
+            how = "the images' common size" if common else "the images differ in size"
+            notes.append(f"image size {size[0]}x{size[1]} ({how}; --image-size HxW changes it)")
+        if color is None:
+            color = seen_color
+            notes.append(f"colour: {color} (--color rgb|grayscale changes it)")
+    options = replace(options, image_size=size, color=color)
     parts = {}
     refused: list[tuple[str, str]] = []
     for split in ("train", "all", "test"):
@@ -124,7 +131,7 @@ def _load_folder(spec: str | None, options: DataOptions) -> Dataset:
         notes.append(f"{spec}: val/ is not read (training holds out its own validation split)")
     train = parts.get("train") or parts["all"]
     test = parts.get("test")
-    desc = {"kind": "images", "image_size": list(size), "color": options.color}
+    desc = {"kind": "images", "image_size": list(size), "color": color}
     data = Dataset(
         "images", str(spec), train.images, train.labels,
         None if test is None else test.images, None if test is None else test.labels,
@@ -151,16 +158,17 @@ def _attach_test_folder(data: Dataset, path: str, size, options: DataOptions) ->
 def read_image_inputs(paths, labels, size, options: DataOptions, what: str):
     """``folders.read_folder_images`` with the options' colour, bad-file rule, memory limit
     and progress bar, after saying how much memory the images take."""
-    need = folders.decoded_bytes(len(paths), size, options.color)
+    color = options.color or "rgb"
+    need = folders.decoded_bytes(len(paths), size, color)
     print(
-        f"{what}: {len(paths)} images as {size[0]}x{size[1]} {options.color} "
+        f"{what}: {len(paths)} images as {size[0]}x{size[1]} {color} "
         f"({need / 2**20:.1f} MiB decoded)",
         flush=True,
     )
     bar = options.progress(len(paths), what) if options.progress else nullcontext(None)
     with bar as update:
         return folders.read_folder_images(
-            paths, labels, size=size, color=options.color, on_bad_file=options.on_bad_file,
+            paths, labels, size=size, color=color, on_bad_file=options.on_bad_file,
             max_bytes=options.max_bytes, progress=update,
         )  # fmt: skip
 

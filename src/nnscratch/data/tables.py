@@ -97,6 +97,9 @@ class Table:
     def m(self) -> int:
         return len(self.columns[0]) if self.columns else 0
 
+    def __len__(self) -> int:
+        return self.m
+
     def index_of(self, name: str | None) -> int:
         """The column named ``name`` (None: the last); DataError listing the names."""
         if name is None:

@@ -33,6 +33,7 @@ import numpy as np
 
 from nnscratch.base.batching import in_batches
 from nnscratch.data.preprocessing import PREPROCESSORS
+from nnscratch.data.tables import Table
 from nnscratch.models.network import Network
 from nnscratch.nn import metrics
 from nnscratch.persist.archive import ArchiveFormat, expect
@@ -109,6 +110,8 @@ class LoadedModel:
         """``network.<method>`` of the preprocessed X, ``RAW_BATCH_SIZE`` raw samples at a
         time (a float32 copy of 5,000 images would be 246 MB)."""
         predict = getattr(self.network, method)
+        if isinstance(X, Table):  # named columns (a table model): encoded whole, rows are small
+            return predict(self.transform(X))
         return in_batches(
             lambda batch: predict(self.transform(batch)), X, input_shape=self.input_shape
         )

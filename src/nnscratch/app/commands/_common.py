@@ -116,8 +116,8 @@ def add_data_option(parser: argparse.ArgumentParser, *, reading: str | None = No
     g.add_argument(
         "--color",
         choices=("rgb", "grayscale"),
-        default="rgb",
-        help="read images as RGB (3 channels, default) or grayscale (1 channel)",
+        help="read images as RGB (3 channels) or grayscale (1 channel) (default: grayscale "
+        "when every image is, else rgb)",
     )
     g.add_argument(
         "--task",
@@ -172,7 +172,7 @@ def data_options(args: argparse.Namespace, *, progress: bool = True):
     max_memory = getattr(args, "max_memory", None)
     kwargs = {
         "image_size": getattr(args, "image_size", None),
-        "color": getattr(args, "color", None) or "rgb",
+        "color": getattr(args, "color", None),
         "on_bad_file": getattr(args, "on_bad_file", None) or "skip",
         "target": getattr(args, "target", None),
         "task": getattr(args, "task", None),

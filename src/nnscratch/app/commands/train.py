@@ -420,7 +420,7 @@ def run(args: argparse.Namespace) -> int:
 
 #: reading options that only image folders and tables take (dest, its default)
 _READING = (
-    ("image_size", None), ("color", "rgb"), ("on_bad_file", "skip"), ("max_memory", None),
+    ("image_size", None), ("color", None), ("on_bad_file", "skip"), ("max_memory", None),
     ("target", None), ("task", None), ("impute", None), ("test_data", None),
     ("test_fraction", None),
 )  # fmt: skip
