@@ -300,7 +300,7 @@ def _check_finite(path, name: str, values: np.ndarray, first_line: int) -> None:
     if bad.size:
         i = int(bad[0])
         raise DataError(
-            f"{path}: column {name!r}, line {first_line + i}: {values[i]!r} is not a finite "
+            f"{path}: column {name!r}, line {first_line + i}: {float(values[i])!r} is not a finite "
             f"number of at most {MAX_ABS:g} in size"
         )
 
@@ -456,7 +456,11 @@ class TargetColumn:
     reason: str
 
     @classmethod
-    def of(cls, column: np.ndarray, name: str, table: Table, task: str | None) -> TargetColumn:
+    def of(
+        cls, column: np.ndarray, name: str, table: Table, task: str | None, *, fitting: bool = True
+    ) -> TargetColumn:
+        """The target ``column`` of ``table`` for ``task`` (None: inferred). ``fitting``
+        (training data) also requires 2 to ``MAX_CLASSES`` classes."""
         missing = (
             np.isnan(column) if column.dtype.kind == "f" else np.array([v is None for v in column])
         )
@@ -493,7 +497,7 @@ class TargetColumn:
         else:
             names, labels = np.unique(column.astype(str), return_inverse=True)
             classes = tuple(str(v) for v in names)
-        if len(classes) < 2:
+        if fitting and len(classes) < 2:
             raise DataError(
                 f"{table.path}: the target {name!r} holds a single class ({classes[0]!r}); a "
                 "classification needs at least 2"
@@ -507,7 +511,7 @@ class TargetColumn:
 
     def encode(self, column: np.ndarray, table: Table) -> np.ndarray:
         """Another table's target column (test data) in this target's terms."""
-        other = TargetColumn.of(column, self.name, table, self.task)
+        other = TargetColumn.of(column, self.name, table, self.task, fitting=False)
         if self.task == "regression":
             return other.labels
         assert self.classes is not None and other.classes is not None

@@ -525,7 +525,11 @@ def _run_other_data(args: argparse.Namespace) -> int:
         raise
     finally:
         progress.close()
-    return _finish_other_data(args, config, data, result, run_dir, split)
+    try:
+        return _finish_other_data(args, config, data, result, run_dir, split)
+    except BaseException:
+        run_dir.discard_if_empty()
+        raise
 
 
 def _finish_other_data(args, config, data, result, run_dir, split) -> int:
@@ -540,7 +544,6 @@ def _finish_other_data(args, config, data, result, run_dir, split) -> int:
         test_pred = result.predict(data.x_test)
         test_proba = result.predict_proba(data.x_test) if data.task == "classification" else None
     if not np.all(np.isfinite(np.asarray(test_pred, dtype=np.float64))):
-        run_dir.discard_if_empty()
         raise TrainingDivergedError(result.iterations, float("nan"), config.learning_rate)
     train_scores = scores_of(data.task, data.y_train, train_pred, data.classes)
     test_scores = scores_of(data.task, data.y_test, test_pred, data.classes)
@@ -569,27 +572,21 @@ def _finish_other_data(args, config, data, result, run_dir, split) -> int:
     if split is not None:
         description["split"] = split
     files = ["model.npz", "metrics.json", "loss_curve.png"]
-    try:
-        with run_dir.outputs() as tmp:
-            io.save(
-                result.model, tmp / "model.npz", preprocessor=result.preprocessor,
-                classes=data.classes, data=description,
-                metadata={"recipe": config.to_dict(), "metrics": metrics},
-            )  # fmt: skip
-            (tmp / "metrics.json").write_text(
-                jsonio.dumps(metrics, allow_nan=True, indent=2) + "\n"
-            )
-            costs = [h.costs for h in result.histories]
-            plots.plot_loss_curve(
-                costs, tmp / "loss_curve.png", title=f"Training cost: {config.describe()}"
-            )
-            files += plots.plot_test_results(
-                tmp, data.task, data.y_test, test_pred, test_proba, data.classes,
-                images=data.x_test if data.kind == "images" else None,
-            )  # fmt: skip
-    except BaseException:
-        run_dir.discard_if_empty()
-        raise
+    with run_dir.outputs() as tmp:
+        io.save(
+            result.model, tmp / "model.npz", preprocessor=result.preprocessor,
+            classes=data.classes, data=description,
+            metadata={"recipe": config.to_dict(), "metrics": metrics},
+        )  # fmt: skip
+        (tmp / "metrics.json").write_text(jsonio.dumps(metrics, allow_nan=True, indent=2) + "\n")
+        costs = [h.costs for h in result.histories]
+        plots.plot_loss_curve(
+            costs, tmp / "loss_curve.png", title=f"Training cost: {config.describe()}"
+        )
+        files += plots.plot_test_results(
+            tmp, data.task, data.y_test, test_pred, test_proba, data.classes,
+            images=data.x_test if data.kind == "images" else None,
+        )  # fmt: skip
     print(f"Wrote {', '.join(files)} in {out}")
     if args.json:
         c.print_json(
