@@ -195,7 +195,7 @@ def check_data_description(desc) -> dict | None:
         expect(
             isinstance(scale, dict)
             and all(isinstance(scale.get(k), int | float) for k in ("mean", "std"))
-            and np.isfinite([scale["mean"], scale["std"]]).all() and scale["std"] > 0,
+            and bool(np.isfinite([scale["mean"], scale["std"]]).all()) and scale["std"] > 0,
             f"its target_scale {scale!r} is not finite mean and std > 0",
         )  # fmt: skip
     return desc

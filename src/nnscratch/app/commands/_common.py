@@ -170,7 +170,7 @@ def data_options(args: argparse.Namespace, *, progress: bool = True):
     from nnscratch.data.source import DataOptions
 
     max_memory = getattr(args, "max_memory", None)
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "image_size": getattr(args, "image_size", None),
         "color": getattr(args, "color", None),
         "on_bad_file": getattr(args, "on_bad_file", None) or "skip",

@@ -83,7 +83,7 @@ def _results(model, raw) -> list[dict]:
         )
     out = []
     for label, p in zip(labels, P, strict=True):
-        row = {
+        row: dict[str, object] = {
             "label": classes[label],
             "probabilities": dict(zip(classes, map(float, p), strict=True)),
         }

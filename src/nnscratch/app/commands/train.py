@@ -427,9 +427,15 @@ _READING = (
 
 
 def _data_kind(args: argparse.Namespace) -> str:
+    """The kind of ``--data``; what no reader claims goes to the cat data's reader, whose
+    message says what the cat data need (after the recipe's options are checked)."""
+    from nnscratch.base.errors import DataError
     from nnscratch.data.source import kind_of
 
-    return kind_of(args.data)
+    try:
+        return kind_of(args.data)
+    except DataError:
+        return "cats"
 
 
 def _refuse_reading_options(args: argparse.Namespace) -> None:

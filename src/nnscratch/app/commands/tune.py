@@ -354,9 +354,9 @@ def _load(args):
         )
     from nnscratch.data.cats import load_cats
 
-    data = load_cats(args.data)
+    cats = load_cats(args.data)
     pre = ImagePreprocessor(scale=1 / 255, standardize=args.standardize, dtype="float64")
-    return data.x_train, data.y_train, data.x_test, data.y_test, data.classes, pre, None
+    return cats.x_train, cats.y_train, cats.x_test, cats.y_test, cats.classes, pre, None
 
 
 def _print_table(result, top: int, score_name: str) -> None:
