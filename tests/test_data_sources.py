@@ -418,3 +418,16 @@ def test_tune_reads_tables_by_the_same_rules_and_its_model_predicts(tmp_path, ca
     assert model.input_kind == "table" and model.task == "regression"
     assert main(["predict", str(out / "best_model.npz"), str(path), "--json"]) == 0
     assert len(_last_json(capsys.readouterr().out)["predictions"]) == 80
+
+
+def test_a_text_column_of_identifiers_is_not_one_hot_encoded(tmp_path):
+    rows = "".join(f"id{i},{i % 2}\n" for i in range(1500))
+    t = tables.read_table(_csv(tmp_path / "ids.csv", "name,y\n" + rows))
+    with pytest.raises(DataError, match="'name' holds 1500 distinct values"):
+        tables.TablePreprocessor().fit(t.features())
+
+
+def test_a_csv_of_too_many_cells_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(tables, "MAX_CELLS", 10)
+    with pytest.raises(DataError, match="more than 10 cells"):
+        tables.read_table(_csv(tmp_path / "big.csv", "1,2,3\n" * 5))

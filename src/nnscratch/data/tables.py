@@ -68,8 +68,14 @@ MAX_AUTO_CLASSES = 20
 MAX_CLASSES = 1000
 #: The largest magnitude of a number in a table: beyond it squares overflow float64 sums.
 MAX_ABS = 1e15
-#: The largest table file read (bytes); its cells as Python strings take several times that.
-MAX_TABLE_BYTES = 512 * 2**20
+#: The largest table file read (bytes), and the most cells (rows x columns) of a CSV file:
+#: each cell is a Python string while the file is parsed (about 60 bytes).
+MAX_TABLE_BYTES = 256 * 2**20
+MAX_CELLS = 5_000_000
+#: The most categories of one text column (more: an identifier or free text, not a category).
+MAX_CATEGORIES = 1000
+#: The most memory the encoded features (float64) may take.
+MAX_ENCODED_BYTES = 2 * 2**30
 #: Cells that mean "missing" (compared after stripping spaces; case-insensitive).
 MISSING = frozenset({"", "na", "nan", "n/a", "null", "none", "?"})
 #: File suffixes read as tables (lower case).
@@ -220,10 +226,21 @@ def _csv_rows(path: Path, delimiter: str) -> list[list[str]]:
         raise DataError(f"cannot read {path} as CSV: it is not UTF-8 text ({err.reason})") from None
     if "\x00" in text:
         raise DataError(f"cannot read {path} as CSV: it holds NUL bytes (a binary file?)")
+    rows: list[list[str]] = []
+    cells = 0
     try:
-        return [row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if row]
+        for row in csv.reader(io.StringIO(text), delimiter=delimiter):
+            if row:
+                rows.append(row)
+                cells += len(row)
+                if cells > MAX_CELLS:
+                    raise DataError(
+                        f"{path} holds more than {MAX_CELLS:,} cells (rows x columns); "
+                        "tables up to that size are read"
+                    )
     except csv.Error as err:
         raise DataError(f"cannot read {path} as CSV: {err}") from None
+    return rows
 
 
 def _number(text: str) -> float | None:
@@ -571,7 +588,7 @@ class TablePreprocessor:
         self.columns = list(table.names)
         self.categories, self.fill_category = [], []
         fill = np.full(len(table.names), np.nan)
-        for j, col in enumerate(table.columns):
+        for j, (name, col) in enumerate(zip(table.names, table.columns, strict=True)):
             if col.dtype.kind == "f":
                 self.categories.append(None)
                 self.fill_category.append(None)
@@ -583,10 +600,22 @@ class TablePreprocessor:
             else:
                 present = [v for v in col if v is not None]
                 cats = sorted(set(present))
+                if len(cats) > MAX_CATEGORIES:
+                    raise DataError(
+                        f"{table.path}: the text column {name!r} holds {len(cats)} distinct "
+                        f"values; a categorical column may have at most {MAX_CATEGORIES} (an "
+                        "identifier or free text? leave the column out)"
+                    )
                 self.categories.append(cats)
                 common = max(cats, key=present.count) if cats and self.impute else None
                 self.fill_category.append(common)
         self.fill = fill
+        need = table.m * self.n_features_ * 8
+        if need > MAX_ENCODED_BYTES:
+            raise DataError(
+                f"{table.path}: {table.m} rows of {self.n_features_} encoded features take "
+                f"{need / 2**20:.0f} MiB; at most {MAX_ENCODED_BYTES / 2**20:.0f} MiB"
+            )
         self.input_shape_ = (len(self.columns),)
         self.mean_ = self.std_ = None
         if self.standardize:
