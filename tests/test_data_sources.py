@@ -431,3 +431,23 @@ def test_a_csv_of_too_many_cells_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(tables, "MAX_CELLS", 10)
     with pytest.raises(DataError, match="more than 10 cells"):
         tables.read_table(_csv(tmp_path / "big.csv", "1,2,3\n" * 5))
+
+
+def test_the_cat_classifier_is_evaluated_on_a_cat_folder_by_class_name(tmp_path, capsys):
+    from nnscratch.data.preprocessing import ImagePreprocessor
+    from nnscratch.models.network import Network
+
+    root = _folder(tmp_path / "pets", classes=("cat", "non-cat"), n=2, size=64)
+    pre = ImagePreprocessor().fit(np.zeros((1, 64, 64, 3), np.uint8))
+    path = modelfile.save(
+        Network([64 * 64 * 3, 1]), tmp_path / "m.npz", preprocessor=pre, classes=["non-cat", "cat"]
+    )
+    assert main(["evaluate", str(path), "--data", str(root), "--json"]) == 0
+    scores = _last_json(capsys.readouterr().out)
+    assert scores["classes"] == ["non-cat", "cat"] and scores["per_class"]["cat"]["support"] == 2
+
+
+def test_experiments_refuses_other_data(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["experiments", "--data", str(_folder(tmp_path / "f", n=1))])
+    assert exit_.value.code == 2 and "nnscratch train --data" in capsys.readouterr().err

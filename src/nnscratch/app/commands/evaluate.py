@@ -126,7 +126,7 @@ def _evaluate_other(args, model) -> int:
     """Evaluate an image-folder or table model (or the cat classifier on an image folder)."""
     from nnscratch.app.recipes_any import hold_out
     from nnscratch.app.scores import print_scores, scores_of
-    from nnscratch.base.errors import DataError, ModelFileError, UsageError
+    from nnscratch.base.errors import ModelFileError, UsageError
     from nnscratch.data.source import Dataset, load_data
 
     wants = model.input_kind
@@ -147,10 +147,7 @@ def _evaluate_other(args, model) -> int:
         options = _replace(options, image_size=(h, w), color=desc.get("color", "rgb"))
         data = load_data(args.data, options)
         if model.classes and data.classes != tuple(model.classes):
-            raise DataError(
-                f"--data {args.data} has the classes {list(data.classes or ())}; the model "
-                f"knows {list(model.classes)}"
-            )
+            _relabel(args, data, tuple(model.classes))
     else:
         options = _replace(options, target=args.target or desc.get("target"), task=model.task)
         data = _table_for_model(args, model, options)
@@ -178,6 +175,24 @@ def _evaluate_other(args, model) -> int:
     if args.json:
         c.print_json(scores)
     return 0
+
+
+def _relabel(args, data, classes: tuple[str, ...]) -> None:
+    """The folder's labels in the model's class order, when both name the same classes (the
+    cat classifier's ("non-cat", "cat") and the sorted folders cat/, non-cat/); else
+    DataError naming both."""
+    from nnscratch.base.errors import DataError
+
+    if set(data.classes or ()) != set(classes):
+        raise DataError(
+            f"--data {args.data} has the classes {list(data.classes or ())}; the model knows "
+            f"{list(classes)}"
+        )
+    lookup = np.array([classes.index(name) for name in data.classes], dtype=np.int64)
+    data.y_train = lookup[data.y_train]
+    if data.y_test is not None:
+        data.y_test = lookup[data.y_test]
+    data.classes = classes
 
 
 def _replace(options, **changes):

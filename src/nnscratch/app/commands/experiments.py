@@ -102,8 +102,15 @@ def _cell(values: list[float], digits: int = 2) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from nnscratch.app.recipe import train_cats
+    from nnscratch.base.errors import UsageError
     from nnscratch.data.cats import load_cats
+    from nnscratch.data.source import kind_of
 
+    if args.data is not None and _other_data(args.data, kind_of):
+        raise UsageError(
+            f"experiments compares the cat recipes on the cat data; --data {args.data} is "
+            "other data: train on it with `nnscratch train --data` (docs/data.md)"
+        )
     configs = experiment_configs()
     names = args.only or list(configs)
     data = load_cats(args.data)
@@ -153,3 +160,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         c.print_json({"rows": rows})
     return 0
+
+
+def _other_data(spec, kind_of) -> bool:
+    """Whether ``spec`` names an image folder or a table (not the cat data)."""
+    from nnscratch.base.errors import DataError
+
+    try:
+        return kind_of(spec) != "cats"
+    except DataError:
+        return False  # the cat reader says what the cat data need
