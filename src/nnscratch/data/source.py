@@ -102,6 +102,8 @@ def _claims_folder(spec: str | None) -> bool:
 def _load_folder(spec: str | None, options: DataOptions) -> Dataset:
     assert spec is not None
     folder = folders.scan_folder(spec)
+    if options.test_data is not None and "test" in folder.files:
+        raise DataError(f"--test-data {options.test_data}: {spec} already has a test/ folder")
     notes = [f"{spec}: {len(folder.classes)} classes ({_short(folder.classes)})"]
     if folder.skipped:
         notes.append(f"{spec}: left out {folder.skipped} hidden or non-image file(s)")
@@ -137,7 +139,7 @@ def _load_folder(spec: str | None, options: DataOptions) -> Dataset:
         None if test is None else test.images, None if test is None else test.labels,
         folder.classes, "classification", desc, notes, refused,
     )  # fmt: skip
-    if options.test_data is not None and test is None:
+    if options.test_data is not None:
         _attach_test_folder(data, options.test_data, size, options)
     return data
 
@@ -208,7 +210,7 @@ def _load_table(spec: str | None, options: DataOptions) -> Dataset:
     )  # fmt: skip
     if options.test_data is not None:
         test = tables.read_table(options.test_data)
-        j = test.index_of(target.name if target.name in test.names else None)
+        j = test.index_of(target.name)  # DataError listing its columns when it lacks it
         data.y_test = target.encode(test.columns[j], test)
         data.x_test = test.features(test.names[j]).select(features.names)
     return data
