@@ -26,11 +26,15 @@ from nnscratch.app.recipes_any import AnyConfig, hold_out, train_any
 from nnscratch.app.scores import scores_of
 from nnscratch.data.source import load_data
 
+#: The candidates of the last round (an earlier round compared (64,32) without dropout, (32,),
+#: keep 0.5, patience 50, L2 1, a smaller learning rate, batches of 64; see docs/data.md).
 CANDIDATES = {
-    "(64,32)": {"layers": (64, 32), "dropout": None},
-    "(64,32) keep 0.8": {"layers": (64, 32), "dropout": 0.8},
-    "(64,32) keep 0.5": {"layers": (64, 32), "dropout": 0.5},
-    "(128,64) keep 0.8": {"layers": (128, 64), "dropout": 0.8},
+    "(64,32)": {"layers": (64, 32), "dropout": None, "l2": 0.0},
+    "(64,32) keep 0.8": {"layers": (64, 32), "dropout": 0.8, "l2": 0.0},
+    "(128,64) keep 0.8": {"layers": (128, 64), "dropout": 0.8, "l2": 0.0},
+    "(128,64) keep 0.8 L2 3": {"layers": (128, 64), "dropout": 0.8, "l2": 3.0},
+    "(128,64) keep 0.8 L2 10": {"layers": (128, 64), "dropout": 0.8, "l2": 10.0},
+    "(128,64) keep 0.8 L2 30": {"layers": (128, 64), "dropout": 0.8, "l2": 30.0},
 }
 
 
