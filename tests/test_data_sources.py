@@ -360,6 +360,7 @@ def test_csv_end_to_end(tmp_path, capsys, regression):
     scores = _last_json(capsys.readouterr().out)
     if regression:
         assert scores["r2"] == pytest.approx(summary["test_r2"]) and "rmse" in scores
+        assert "accuracy" not in scores and "per_class" not in scores
         assert summary["test_r2"] > 0.5
     else:
         assert scores["accuracy"] == pytest.approx(summary["test_accuracy"])
@@ -451,3 +452,18 @@ def test_experiments_refuses_other_data(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["experiments", "--data", str(_folder(tmp_path / "f", n=1))])
     assert exit_.value.code == 2 and "nnscratch train --data" in capsys.readouterr().err
+
+
+def test_predict_takes_a_softmax_model_saved_without_a_data_description(tmp_path, capsys):
+    from nnscratch.data.preprocessing import ImagePreprocessor
+    from nnscratch.models.network import Network
+
+    pre = ImagePreprocessor().fit(np.zeros((1, 8, 8, 3), np.uint8))
+    net = Network([8 * 8 * 3, 4], output_activation="softmax")
+    path = modelfile.save(net, tmp_path / "soft.npz", preprocessor=pre)
+    image = tmp_path / "x.png"
+    Image.new("RGB", (20, 10), (200, 10, 10)).save(image)
+    assert main(["predict", str(path), str(image), "--json"]) == 0
+    (result,) = _last_json(capsys.readouterr().out)["predictions"]
+    assert set(result["probabilities"]) == {"0", "1", "2", "3"} and "probability" not in result
+    assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
