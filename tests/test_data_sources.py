@@ -312,9 +312,10 @@ def test_image_folder_end_to_end_three_classes(tmp_path, capsys):
 def test_evaluate_of_a_folder_model_never_reads_the_cat_data(tmp_path, capsys, monkeypatch):
     root = _folder(tmp_path / "photos", classes=("a", "b"), n=4, split="train")
     _folder(root, classes=("a", "b"), n=2, split="test")
+    _folder(root, classes=("a", "b"), n=1, split="val")
     out = tmp_path / "run"
     assert main(["train", "--data", str(root), *FAST, "--out", str(out)]) == 0
-    capsys.readouterr()
+    assert "val/ is the validation split" in capsys.readouterr().out
     monkeypatch.setenv("NNSCRATCH_DATA", str(tmp_path / "no-cats-here"))
     with pytest.raises(SystemExit) as exit_:
         main(["evaluate", str(out / "model.npz")])
@@ -467,3 +468,13 @@ def test_predict_takes_a_softmax_model_saved_without_a_data_description(tmp_path
     (result,) = _last_json(capsys.readouterr().out)["predictions"]
     assert set(result["probabilities"]) == {"0", "1", "2", "3"} and "probability" not in result
     assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_named_like_a_table_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match="not a regular file"):
+        tables.read_table(fifo)
+    with pytest.raises(DataError, match="not a regular file"):
+        source.load_data(fifo)

@@ -288,6 +288,12 @@ def train_any(config: AnyConfig, data, *, callbacks: Sequence = ()) -> AnyResult
     image_shape = tuple(np.shape(data.x_train)[1:]) if data.kind != "table" else None
     model = build_model(config, X.shape[1], n_out, output, image_shape)
     kwargs = config.fit_kwargs(image_shape)
+    if data.x_val is not None and kwargs.get("validation_fraction") is not None:
+        y_val = data.y_val
+        if scale is not None:
+            y_val = ((y_val - scale["mean"]) / scale["std"]).astype(np.float32)
+        kwargs.pop("validation_fraction")
+        kwargs["validation_data"] = (pre.transform(data.x_val).astype(np.float32), y_val)
     if kwargs.get("batch_size") and kwargs["batch_size"] > len(X):
         kwargs["batch_size"] = len(X)
     histories = model.fit(X, y, callbacks=list(callbacks), **kwargs)

@@ -58,6 +58,8 @@ class Dataset:
     y_train: np.ndarray
     x_test: Any = None
     y_test: np.ndarray | None = None
+    x_val: Any = None  # a given validation split (an image folder's val/), else None
+    y_val: np.ndarray | None = None
     classes: tuple[str, ...] | None = None
     task: str = "classification"
     description: dict = field(default_factory=dict)
@@ -121,7 +123,7 @@ def _load_folder(spec: str | None, options: DataOptions) -> Dataset:
     options = replace(options, image_size=size, color=color)
     parts = {}
     refused: list[tuple[str, str]] = []
-    for split in ("train", "all", "test"):
+    for split in ("train", "all", "val", "test"):
         if split not in folder.files:
             continue
         part = read_image_inputs(
@@ -129,16 +131,18 @@ def _load_folder(spec: str | None, options: DataOptions) -> Dataset:
         )
         refused.extend(part.refused)
         parts[split] = part
-    if "val" in folder.files:
-        notes.append(f"{spec}: val/ is not read (training holds out its own validation split)")
     train = parts.get("train") or parts["all"]
     test = parts.get("test")
     desc = {"kind": "images", "image_size": list(size), "color": color}
     data = Dataset(
         "images", str(spec), train.images, train.labels,
         None if test is None else test.images, None if test is None else test.labels,
-        folder.classes, "classification", desc, notes, refused,
+        classes=folder.classes, task="classification", description=desc, notes=notes,
+        refused=refused,
     )  # fmt: skip
+    if "val" in parts:
+        data.x_val, data.y_val = parts["val"].images, parts["val"].labels
+        notes.append(f"{spec}: val/ is the validation split (early stopping watches it)")
     if options.test_data is not None:
         _attach_test_folder(data, options.test_data, size, options)
     return data
