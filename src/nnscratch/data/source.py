@@ -89,8 +89,8 @@ def _load_cats(spec: str | None, options: DataOptions) -> Dataset:
     data = load_cats(spec)
     return Dataset(
         "cats", spec or "the cat data", data.x_train, data.y_train, data.x_test, data.y_test,
-        tuple(data.classes), "classification",
-        {"kind": "images", "image_size": list(data.x_train.shape[1:3]), "color": "rgb"},
+        classes=tuple(data.classes), task="classification",
+        description={"kind": "images", "image_size": list(data.x_train.shape[1:3]), "color": "rgb"},
     )  # fmt: skip
 
 
@@ -209,8 +209,8 @@ def _load_table(spec: str | None, options: DataOptions) -> Dataset:
         "impute": options.impute,
     }
     data = Dataset(
-        "table", str(spec), features, target.labels, None, None, target.classes, target.task,
-        desc, notes,
+        "table", str(spec), features, target.labels, classes=target.classes, task=target.task,
+        description=desc, notes=notes,
     )  # fmt: skip
     if options.test_data is not None:
         test = tables.read_table(options.test_data)

@@ -214,4 +214,4 @@ def _table_for_model(args, model, options):
         raise DataError(f"--data {args.data} has no target column {target!r} to score against")
     known = TargetColumn(target, model.task, np.empty(0), tuple(model.classes or ()), "model")
     y = known.encode(y_col, table)
-    return Dataset("table", str(args.data), features, y, None, None, model.classes, model.task)
+    return Dataset("table", str(args.data), features, y, classes=model.classes, task=model.task)
