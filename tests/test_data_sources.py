@@ -13,6 +13,7 @@ import pytest
 from nnscratch.app.cli import main
 from nnscratch.base.errors import DataError, ModelFileError
 from nnscratch.data import folders, source, tables
+from nnscratch.data.table_encoding import TablePreprocessor
 from nnscratch.persist import modelfile
 
 PIL = pytest.importorskip("PIL")
@@ -185,15 +186,15 @@ def test_categorical_columns_missing_values_and_impute(tmp_path):
     t = tables.read_table(_csv(tmp_path / "c.csv", "c,n,y\nred,1,0\nblue,,1\nred,3,0\n"))
     features = t.features()
     with pytest.raises(DataError, match="column 'n' has a missing value at line 3"):
-        tables.TablePreprocessor().fit_transform(features)
-    pre = tables.TablePreprocessor(impute="mean", standardize=False)
+        TablePreprocessor().fit_transform(features)
+    pre = TablePreprocessor(impute="mean", standardize=False)
     Z = pre.fit_transform(features)
     np.testing.assert_array_equal(Z, [[0, 1, 1], [1, 0, 2], [0, 1, 3]])
     assert pre.feature_names == ["c=blue", "c=red", "n"]
     with pytest.raises(DataError, match="category 'green' was not in the training data"):
         pre.transform(np.array([["green", 1]], dtype=object))
     # the state round-trips through a dict of arrays and JSON-able scalars
-    again = tables.TablePreprocessor.from_state(pre.get_state())
+    again = TablePreprocessor.from_state(pre.get_state())
     np.testing.assert_array_equal(again.transform(features), Z)
 
 
@@ -426,7 +427,7 @@ def test_a_text_column_of_identifiers_is_not_one_hot_encoded(tmp_path):
     rows = "".join(f"id{i},{i % 2}\n" for i in range(1500))
     t = tables.read_table(_csv(tmp_path / "ids.csv", "name,y\n" + rows))
     with pytest.raises(DataError, match="'name' holds 1500 distinct values"):
-        tables.TablePreprocessor().fit(t.features())
+        TablePreprocessor().fit(t.features())
 
 
 def test_a_csv_of_too_many_cells_is_refused(tmp_path, monkeypatch):

@@ -262,7 +262,7 @@ class AnyResult:
 
 def make_preprocessor(config: AnyConfig, data):
     from nnscratch.data.preprocessing import ImagePreprocessor
-    from nnscratch.data.tables import TablePreprocessor
+    from nnscratch.data.table_encoding import TablePreprocessor
 
     if data.kind == "table":
         return TablePreprocessor(

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from nnscratch.data import tables as _tables  # noqa: F401 (registers TablePreprocessor)
+from nnscratch.data import table_encoding as _table_encoding  # noqa: F401 (registers it)
 from nnscratch.data.preprocessing import preprocessor_from_state
 from nnscratch.models.registry import check_model_size, class_name_of, model_from_config
 from nnscratch.persist.archive import Malformed, expect

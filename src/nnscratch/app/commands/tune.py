@@ -329,7 +329,8 @@ def _load(args):
     from nnscratch.data.preprocessing import ImagePreprocessor
 
     if args.data_file:
-        from nnscratch.data.tables import TablePreprocessor, read_table
+        from nnscratch.data.table_encoding import TablePreprocessor
+        from nnscratch.data.tables import read_table
 
         data = read_table(args.data_file)
         target = data.target(None, None if args.task == "auto" else args.task)
