@@ -368,7 +368,9 @@ def test_cli_random_search_on_a_csv(tmp_path, xy, capsys):
 
     model = io.load(tmp_path / "o" / "best_model.npz")
     assert model.classes == ("no", "yes")
-    assert model.preprocessor is None  # --no-standardize: the data as it is
+    # --no-standardize: the columns as they are, through the table encoding that lets
+    # predict and evaluate read the same CSV
+    assert model.input_kind == "table" and not model.preprocessor.standardize
 
 
 @pytest.mark.parametrize(

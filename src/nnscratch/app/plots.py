@@ -22,6 +22,10 @@ from nnscratch.nn.activations import get_activation
 __all__ = [
     "ARTICLE_ACTIVATIONS",
     "plot_activations",
+    "plot_confusion_matrix",
+    "plot_errors",
+    "plot_predicted_vs_true",
+    "plot_test_results",
     "plot_loss_curve",
     "plot_misclassified",
     "plot_samples",
@@ -139,6 +143,8 @@ def _image_grid(images, titles: Sequence[str], *, ncols: int, suptitle: str, col
     for k in range(n):
         row, col = divmod(k, ncols)
         picture = images[k].repeat(zoom, axis=0).repeat(zoom, axis=1)
+        if picture.ndim == 3 and picture.shape[2] == 1:  # grayscale (H, W, 1): as RGB
+            picture = np.repeat(picture, 3, axis=2)
         x0 = col * cell_w + (cell_w - width * zoom) // 2
         y0 = fig_h - top - row * cell_h - title_px - height * zoom  # from the bottom edge
         fig.figimage(picture, xo=x0, yo=y0, origin="upper")
@@ -208,3 +214,99 @@ def plot_samples(
     titles = [f"#{i}: {_class_name(classes, labels[i])}" for i in idx]
     fig = _image_grid(images[idx], titles, ncols=ncols, suptitle="Samples")
     return _finish(fig, path)
+
+
+# ---- any task: confusion matrix, predicted vs true, errors of any class ---------------------
+
+
+def plot_confusion_matrix(matrix, classes: Sequence[str], path=None, *, title: str = ""):
+    """The confusion matrix (rows: true class, columns: predicted) as a heat map with counts
+    (counts only up to 30 classes, labels up to 50)."""
+    matrix = np.asarray(matrix)
+    k = matrix.shape[0]
+    side = min(12.0, 2.5 + 0.45 * k)
+    fig = _figure(side, side)
+    ax = fig.add_subplot()
+    im = ax.imshow(matrix, cmap="Blues")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    if k <= 50:
+        ax.set_xticks(range(k), [str(c) for c in classes], rotation=90 if k > 6 else 0)
+        ax.set_yticks(range(k), [str(c) for c in classes])
+    if k <= 30:
+        top = matrix.max() or 1
+        for i in range(k):
+            for j in range(k):
+                color = "white" if matrix[i, j] > top / 2 else "black"
+                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", color=color, fontsize=8)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title or f"Confusion matrix ({int(matrix.sum())} test examples)")
+    return _finish(fig, path)
+
+
+def plot_predicted_vs_true(y_true, y_pred, path=None, *, title: str = ""):
+    """A regression's predictions against the true values, with the diagonal."""
+    y_true = np.asarray(y_true, dtype=float)
+    y_pred = np.asarray(y_pred, dtype=float)
+    fig = _figure(5, 5)
+    ax = fig.add_subplot()
+    ax.scatter(y_true, y_pred, s=10, alpha=0.6)
+    lo = float(min(y_true.min(), y_pred.min())) if y_true.size else 0.0
+    hi = float(max(y_true.max(), y_pred.max())) if y_true.size else 1.0
+    ax.plot([lo, hi], [lo, hi], color="grey", linewidth=1)
+    ax.set_xlabel("true value")
+    ax.set_ylabel("predicted value")
+    ax.set_title(title or f"Predicted vs true ({y_true.size} test examples)")
+    ax.grid(True, alpha=0.3)
+    return _finish(fig, path)
+
+
+def plot_errors(images, y_true, y_pred, proba, classes, path=None, *, max_images=24, ncols=6):
+    """A grid of misclassified images of any number of classes, each titled with the
+    predicted class, its probability and the true class. ``proba``: (m,) probabilities of
+    class 1 for two classes, or (m, K)."""
+    images = np.asarray(images)
+    y_true = np.asarray(y_true).astype(int)
+    y_pred = np.asarray(y_pred).astype(int)
+    proba = np.asarray(proba, dtype=float)
+    wrong = np.flatnonzero(y_pred != y_true)
+    if wrong.size == 0:
+        fig = _figure(4, 1.5)
+        fig.text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+        return _finish(fig, path)
+    shown = wrong[:max_images]
+    p_of = (
+        (lambda i: proba[i] if y_pred[i] == 1 else 1 - proba[i])
+        if proba.ndim == 1
+        else (lambda i: proba[i, y_pred[i]])
+    )
+    titles = [
+        f"pred {_class_name(classes, y_pred[i])}\np={p_of(i):.2f}\n"
+        f"true {_class_name(classes, y_true[i])}"
+        for i in shown
+    ]
+    fig = _image_grid(
+        images[shown], titles, ncols=ncols, suptitle=f"Misclassified: {wrong.size} of {y_true.size}"
+    )
+    return _finish(fig, path)
+
+
+def plot_test_results(directory, task, y_true, y_pred, proba, classes, *, images=None) -> list[str]:
+    """The plots of a test set written into ``directory``: confusion_matrix.png (and, for
+    images, misclassified.png) for a classification, predicted_vs_true.png for a regression.
+    Returns the file names written."""
+    from pathlib import Path
+
+    from nnscratch.app.scores import classification_scores
+
+    directory = Path(directory)
+    if task == "regression":
+        plot_predicted_vs_true(y_true, y_pred, directory / "predicted_vs_true.png")
+        return ["predicted_vs_true.png"]
+    matrix = classification_scores(y_true, y_pred, classes)["confusion_matrix"]
+    plot_confusion_matrix(matrix, classes, directory / "confusion_matrix.png")
+    names = ["confusion_matrix.png"]
+    if images is not None:
+        plot_errors(images, y_true, y_pred, proba, classes, directory / "misclassified.png")
+        names.append("misclassified.png")
+    return names

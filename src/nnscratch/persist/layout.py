@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from nnscratch.data import table_encoding as _table_encoding  # noqa: F401 (registers it)
 from nnscratch.data.preprocessing import preprocessor_from_state
 from nnscratch.models.registry import check_model_size, class_name_of, model_from_config
 from nnscratch.persist.archive import Malformed, expect
@@ -29,6 +30,7 @@ __all__ = [
     "DESCRIPTION_ERRORS",
     "PARAM",
     "PRE",
+    "check_data_description",
     "prefixed",
     "put_model",
     "put_state",
@@ -148,3 +150,52 @@ def take_preprocessor(scalars, arrays: dict[str, np.ndarray]):
         return preprocessor_from_state(state)
     except DESCRIPTION_ERRORS as err:
         raise Malformed(f"bad preprocessor state ({err})") from None
+
+
+# ---- what a model knows about its data -------------------------------------------------------
+
+#: The input kinds a model file's "data" description may name, with the keys each needs.
+DATA_KINDS = {"images": ("image_size", "color"), "table": ("columns", "target")}
+_TASKS = ("classification", "regression")
+_MAX_COLUMNS = 100_000
+
+
+def check_data_description(desc) -> dict | None:
+    """A model file's "data" description checked (``Malformed`` for anything else): None, or
+    {"kind": "images", "image_size": [H, W], "color": "rgb"|"grayscale", ...} or
+    {"kind": "table", "columns": [names], "target": name, ...}, with "task" and, for a
+    regression, "target_scale" {"mean": m, "std": s} (finite, std > 0)."""
+    if desc is None:
+        return None
+    expect(isinstance(desc, dict), "its data description is not a JSON object")
+    kind = desc.get("kind")
+    expect(kind in DATA_KINDS, f"its data kind {kind!r} is not one of {', '.join(DATA_KINDS)}")
+    missing = [k for k in DATA_KINDS[kind] if k not in desc]
+    expect(not missing, f"its {kind} data description lacks {missing}")
+    expect(
+        desc.get("task", "classification") in _TASKS, f"its task {desc.get('task')!r} is unknown"
+    )
+    if kind == "images":
+        size = desc["image_size"]
+        expect(
+            isinstance(size, list) and len(size) == 2
+            and all(type(v) is int and 1 <= v <= 4096 for v in size),
+            f"its image_size {size!r} is not [H, W] of 1..4096",
+        )  # fmt: skip
+        expect(desc["color"] in ("rgb", "grayscale"), f"its color {desc['color']!r} is unknown")
+    else:
+        cols = desc["columns"]
+        expect(
+            isinstance(cols, list) and 0 < len(cols) <= _MAX_COLUMNS
+            and all(isinstance(c, str) for c in cols) and isinstance(desc["target"], str),
+            "its table columns are not a list of names",
+        )  # fmt: skip
+    scale = desc.get("target_scale")
+    if scale is not None:
+        expect(
+            isinstance(scale, dict)
+            and all(isinstance(scale.get(k), int | float) for k in ("mean", "std"))
+            and bool(np.isfinite([scale["mean"], scale["std"]]).all()) and scale["std"] > 0,
+            f"its target_scale {scale!r} is not finite mean and std > 0",
+        )  # fmt: skip
+    return desc

@@ -33,10 +33,18 @@ import numpy as np
 
 from nnscratch.base.batching import in_batches
 from nnscratch.data.preprocessing import PREPROCESSORS
+from nnscratch.data.tables import Table
 from nnscratch.models.network import Network
 from nnscratch.nn import metrics
 from nnscratch.persist.archive import ArchiveFormat, expect
-from nnscratch.persist.layout import PRE, put_model, put_state, take_model, take_preprocessor
+from nnscratch.persist.layout import (
+    PRE,
+    check_data_description,
+    put_model,
+    put_state,
+    take_model,
+    take_preprocessor,
+)
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "PREPROCESSORS", "LoadedModel", "load", "save"]
 
@@ -60,6 +68,21 @@ class LoadedModel:
     classes: tuple[str, ...] | None = None
     metadata: dict = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    #: what the model takes and predicts (``layout.check_data_description``); None: the
+    #: cat classifier's files, which predate it (RGB images of ``input_shape``)
+    data: dict | None = None
+
+    @property
+    def task(self) -> str:
+        """ "classification" or "regression" (an identity output without a description)."""
+        if self.data is not None:
+            return self.data.get("task", "classification")
+        return "regression" if self.network.output_activation == "identity" else "classification"
+
+    @property
+    def input_kind(self) -> str:
+        """ "images" or "table": what ``predict`` takes."""
+        return self.data["kind"] if self.data is not None else "images"
 
     def transform(self, X) -> np.ndarray:
         """Raw inputs -> what the network takes (identity when there is no preprocessor)."""
@@ -69,8 +92,13 @@ class LoadedModel:
         return self._through("predict_proba", X)
 
     def predict(self, X) -> np.ndarray:
-        """The network's labels (its ``loss.decide``) for raw X."""
-        return self._through("predict", X)
+        """The network's labels (its ``loss.decide``) for raw X; for a regression the values,
+        scaled back to the target's units when the file records a target scaling."""
+        out = self._through("predict", X)
+        scale = (self.data or {}).get("target_scale")
+        if scale is not None:
+            out = np.asarray(out, dtype=np.float64) * scale["std"] + scale["mean"]
+        return out
 
     def accuracy(self, X, y) -> float:
         """Fraction of correct labels for raw X (classification outputs only)."""
@@ -82,6 +110,8 @@ class LoadedModel:
         """``network.<method>`` of the preprocessed X, ``RAW_BATCH_SIZE`` raw samples at a
         time (a float32 copy of 5,000 images would be 246 MB)."""
         predict = getattr(self.network, method)
+        if isinstance(X, Table):  # named columns (a table model): encoded whole, rows are small
+            return predict(self.transform(X))
         return in_batches(
             lambda batch: predict(self.transform(batch)), X, input_shape=self.input_shape
         )
@@ -105,6 +135,7 @@ def save(
     preprocessor=None,
     classes: Sequence[str] | None = None,
     metadata: dict | None = None,
+    data: dict | None = None,
 ) -> Path:
     """Write ``net`` (architecture, parameters, buffers) and what goes with it to ``path``.
 
@@ -118,6 +149,8 @@ def save(
         classes: class names indexed by label, e.g. ("non-cat", "cat").
         metadata: any JSON-able dict (training options, metrics, dates; see
             ``nnscratch.base.jsonio``), without NaN or infinities.
+        data: what the model takes and predicts (``layout.check_data_description``): input
+            kind (image size and colour, or table columns and target), task, target scaling.
 
     Returns the path written. Raises ValueError for arguments that cannot be stored.
     """
@@ -142,6 +175,13 @@ def save(
     if metadata is not None and not isinstance(metadata, dict):
         raise ValueError(f"metadata must be a dict; got {type(metadata).__name__}")
     header["metadata"] = metadata or {}
+    if data is not None:
+        from nnscratch.persist.archive import Malformed
+
+        try:
+            header["data"] = check_data_description(dict(data))
+        except Malformed as err:
+            raise ValueError(f"data cannot be stored: {err}") from None
     return MODEL_FILE.write(path, header, arrays)
 
 
@@ -192,4 +232,5 @@ def _parse(header: dict, arrays: dict[str, np.ndarray]) -> LoadedModel:
         classes=classes,
         metadata=metadata,
         format_version=header["format_version"],
+        data=check_data_description(header.get("data")),
     )

@@ -69,13 +69,134 @@ seeds_type = flag_type(_seeds, read=comma_separated)
 layer_widths_type = flag_type(partial(check_layer_widths, "layers"), read=comma_separated)
 
 
-def add_data_option(parser: argparse.ArgumentParser) -> None:
+def add_data_option(parser: argparse.ArgumentParser, *, reading: str | None = None) -> None:
+    """``--data``: the cat data's folder, an image folder or a table (``nnscratch.data.source``).
+
+    ``reading`` adds the options of how to read it: "train" (all of them), "evaluate" (what a
+    model file does not fix: bad files, memory, the target column), or None (none)."""
     parser.add_argument(
         "--data",
-        metavar="DIR",
-        help="directory holding train_catvnoncat.h5 and test_catvnoncat.h5 (default: "
-        "$NNSCRATCH_DATA, else the user cache, downloading the files there on first use)",
+        metavar="PATH",
+        help="the data: a directory holding train_catvnoncat.h5 and test_catvnoncat.h5 (the "
+        "default: $NNSCRATCH_DATA, else the user cache, downloading the files there on first "
+        "use), an image folder (one subfolder per class, optionally under train/ and test/), "
+        "or a table (.csv, .tsv, .npz with X and y, .parquet); see docs/data.md",
     )
+    if reading is None:
+        return
+    from nnscratch.base.validation import check_fraction
+    from nnscratch.data.images import ON_BAD_FILE
+    from nnscratch.data.tables import IMPUTE, TASKS
+
+    g = parser.add_argument_group("reading image folders and tables (docs/data.md)")
+    g.add_argument(
+        "--on-bad-file",
+        choices=ON_BAD_FILE,
+        default="skip",
+        help="an image file that cannot be read: skip it (named on stderr; default) or fail",
+    )
+    g.add_argument(
+        "--max-memory",
+        type=flag_type(partial(_check_mib, "max_memory")),
+        metavar="MIB",
+        help="the most memory the decoded images may take, in MiB (default 4096)",
+    )
+    g.add_argument(
+        "--target", metavar="COLUMN", help="a table's target column (default: the last one)"
+    )
+    if reading != "train":
+        return
+    g.add_argument(
+        "--image-size",
+        type=flag_type(_check_image_size, read=str),
+        metavar="HxW",
+        help="resize images to H x W pixels, e.g. 64x64 or 32 (default: the images' common "
+        "size, else 64x64)",
+    )
+    g.add_argument(
+        "--color",
+        choices=("rgb", "grayscale"),
+        help="read images as RGB (3 channels) or grayscale (1 channel) (default: grayscale "
+        "when every image is, else rgb)",
+    )
+    g.add_argument(
+        "--task",
+        choices=TASKS,
+        help="a table's task (default: inferred from the target column and printed)",
+    )
+    g.add_argument(
+        "--impute",
+        choices=IMPUTE,
+        help="fill a table's missing feature values with the column's mean or median "
+        "(default: refuse them, naming the line and column)",
+    )
+    g.add_argument(
+        "--test-data",
+        metavar="PATH",
+        help="a separate test set of the same kind (a table with the same columns, or an "
+        "image folder with the same classes)",
+    )
+    g.add_argument(
+        "--test-fraction",
+        type=flag_type(partial(check_fraction, "test_fraction")),
+        metavar="F",
+        help="without a test split in the data: hold out this fraction, stratified by class "
+        "and seeded (default 0.2)",
+    )
+
+
+def _check_mib(name: str, value) -> int:
+    from nnscratch.base.validation import check_positive
+
+    return check_positive(name, value, integer=True)
+
+
+def _check_image_size(text: str) -> tuple[int, int]:
+    """ "64x48" -> (64, 48); "32" -> (32, 32); each side 1..4096."""
+    parts = str(text).lower().split("x")
+    try:
+        h, w = (int(parts[0]), int(parts[0])) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
+        if len(parts) > 2:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"image_size must be HxW or N (e.g. 64x64); got {text!r}") from None
+    if not (1 <= h <= 4096 and 1 <= w <= 4096):
+        raise ValueError(f"image_size sides must be 1..4096 pixels; got {text!r}")
+    return h, w
+
+
+def data_options(args: argparse.Namespace, *, progress: bool = True):
+    """The ``DataOptions`` of the reading options ``add_data_option`` added."""
+    from nnscratch.data.source import DataOptions
+
+    max_memory = getattr(args, "max_memory", None)
+    kwargs: dict[str, Any] = {
+        "image_size": getattr(args, "image_size", None),
+        "color": getattr(args, "color", None),
+        "on_bad_file": getattr(args, "on_bad_file", None) or "skip",
+        "target": getattr(args, "target", None),
+        "task": getattr(args, "task", None),
+        "impute": getattr(args, "impute", None),
+        "test_data": getattr(args, "test_data", None),
+        "progress": read_progress if progress else None,
+    }
+    if max_memory is not None:
+        kwargs["max_bytes"] = max_memory * 2**20
+    return DataOptions(**kwargs)
+
+
+@contextlib.contextmanager
+def read_progress(total: int, what: str) -> Iterator[Callable[[int], Any]]:
+    """A progress bar over ``total`` files on a terminal (nothing otherwise)."""
+    import sys
+
+    if not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=what, unit="img", file=sys.stderr, leave=False) as bar:
+        yield bar.update
 
 
 def print_json(obj: dict) -> None:

@@ -1,9 +1,14 @@
-"""``nnscratch evaluate MODEL``: accuracy, precision, recall, F1 and the confusion matrix of a
-saved model on the cat data's test (or train) images."""
+"""``nnscratch evaluate MODEL``: accuracy, per-class precision, recall, F1 and the confusion
+matrix of a saved classifier, or R2, MAE and RMSE of a regression, on ``--data`` of the kind
+the model takes: the cat data's test (or train) images for the cat classifier, an image folder
+for an image model, a table for a table model. On the folder or table a model was trained on
+without a test split, the held-out test split of training is evaluated again (``--split
+train``: the rest); on other data, all of it (or its test/ folder)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 
@@ -49,11 +54,12 @@ def format_confusion(matrix, classes) -> str:
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "evaluate",
-        help="accuracy, precision, recall, F1 and confusion matrix of a saved model",
-        description="Evaluate a model file written by `nnscratch train` on the cat data.",
+        help="accuracy, precision, recall, F1 and confusion matrix (or R2) of a saved model",
+        description="Evaluate a model file written by `nnscratch train` on --data of the kind "
+        "it takes (the cat data for the cat classifier).",
     )
     parser.add_argument("model", metavar="MODEL", help="model file (.npz)")
-    c.add_data_option(parser)
+    c.add_data_option(parser, reading="evaluate")
     parser.add_argument(
         "--split", choices=("test", "train"), default="test", help="which images (default test)"
     )
@@ -67,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     from nnscratch.persist import modelfile as io
 
     model = io.load(args.model)
+    if model.data is not None or (args.data is not None and _kind(args.data) != "cats"):
+        return _evaluate_other(args, model)
     if model.preprocessor is None:
         raise ModelFileError(
             f"{args.model} holds no image preprocessor; evaluate needs a model saved by "
@@ -94,3 +102,116 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         c.print_json(metrics)
     return 0
+
+
+# ---- models of image folders and tables -----------------------------------------------------
+
+
+def _kind(spec) -> str:
+    from nnscratch.data.source import kind_of
+
+    return kind_of(spec)
+
+
+def _same_source(model, spec: str) -> dict | None:
+    from pathlib import Path
+
+    split = (model.data or {}).get("split")
+    if isinstance(split, dict) and split.get("source") == str(Path(spec).resolve()):
+        return split
+    return None
+
+
+def _evaluate_other(args, model) -> int:
+    """Evaluate an image-folder or table model (or the cat classifier on an image folder)."""
+    from nnscratch.app.recipes_any import hold_out
+    from nnscratch.app.scores import print_scores, scores_of
+    from nnscratch.base.errors import ModelFileError, UsageError
+    from nnscratch.data.source import Dataset, load_data
+
+    wants = model.input_kind
+    if args.data is None:
+        raise UsageError(
+            f"{args.model} takes {'images' if wants == 'images' else 'table rows'} of its own "
+            "data; name them with --data (the cat data are used only for the cat classifier)"
+        )
+    kind = _kind(args.data)
+    if {"cats": "images"}.get(kind, kind) != wants:
+        raise UsageError(f"{args.model} takes {wants}; --data {args.data} is {kind} data")
+    if wants == "images" and (model.preprocessor is None or len(model.input_shape) != 3):
+        raise ModelFileError(f"{args.model} holds no image preprocessor for image inputs")
+    desc = model.data or {"task": model.task, "color": "rgb"}
+    options = c.data_options(args)
+    if wants == "images":
+        h, w, _ = model.input_shape
+        options = _replace(options, image_size=(h, w), color=desc.get("color", "rgb"))
+        data = load_data(args.data, options)
+        if model.classes and data.classes != tuple(model.classes):
+            _relabel(args, data, tuple(model.classes))
+    else:
+        options = _replace(options, target=args.target or desc.get("target"), task=model.task)
+        data = _table_for_model(args, model, options)
+    for path, message in data.refused:
+        print(f"nnscratch evaluate: skipped {path}: {message}", file=sys.stderr)
+    where = f"the {args.split} set of {args.data}"
+    if data.x_test is None:
+        split = _same_source(model, args.data)
+        if split is not None:
+            hold_out(data, split["test_fraction"], split["seed"])
+            where = f"the {args.split} split held out in training ({args.data})"
+        else:
+            data.x_test, data.y_test = data.x_train, data.y_train
+            where = f"all of {args.data}"
+    x, y = (data.x_test, data.y_test) if args.split == "test" else (data.x_train, data.y_train)
+    assert isinstance(data, Dataset) and y is not None
+    classes = tuple(model.classes or data.classes or ())
+    pred = model.predict(x)
+    scores = scores_of(model.task, y, pred, classes)
+    scores.update({"model": str(args.model), "split": args.split, "task": model.task})
+    if model.task == "classification":
+        scores["classes"] = list(classes)
+    print(f"{args.model} on {where} ({scores['n']} examples, {model.task})")
+    print_scores(model.task, scores, classes)
+    if args.json:
+        c.print_json(scores)
+    return 0
+
+
+def _relabel(args, data, classes: tuple[str, ...]) -> None:
+    """The folder's labels in the model's class order, when both name the same classes (the
+    cat classifier's ("non-cat", "cat") and the sorted folders cat/, non-cat/); else
+    DataError naming both."""
+    from nnscratch.base.errors import DataError
+
+    if set(data.classes or ()) != set(classes):
+        raise DataError(
+            f"--data {args.data} has the classes {list(data.classes or ())}; the model knows "
+            f"{list(classes)}"
+        )
+    lookup = np.array([classes.index(name) for name in data.classes], dtype=np.int64)
+    data.y_train = lookup[data.y_train]
+    if data.y_test is not None:
+        data.y_test = lookup[data.y_test]
+    data.classes = classes
+
+
+def _replace(options, **changes):
+    from dataclasses import replace
+
+    return replace(options, **changes)
+
+
+def _table_for_model(args, model, options):
+    """The table of --data in the model's terms: its feature columns, its target encoded by
+    the model's classes."""
+    from nnscratch.base.errors import DataError
+    from nnscratch.data.source import Dataset, read_table_inputs
+    from nnscratch.data.tables import TargetColumn
+
+    target = options.target
+    features, y_col, table = read_table_inputs(args.data, model.data["columns"], target)
+    if y_col is None:
+        raise DataError(f"--data {args.data} has no target column {target!r} to score against")
+    known = TargetColumn(target, model.task, np.empty(0), tuple(model.classes or ()), "model")
+    y = known.encode(y_col, table)
+    return Dataset("table", str(args.data), features, y, classes=model.classes, task=model.task)

@@ -123,7 +123,6 @@ def run_article_command(args: argparse.Namespace) -> int:
     """``experiments --article``: the article's runs over ``--seeds``, a table, the setup line
     (dtype, BLAS threads) and why results move; with --json the runs as one JSON object."""
     from nnscratch.app import article
-    from nnscratch.base.errors import UsageError
     from nnscratch.data.cats import load_cats
 
     if args.only:
@@ -157,7 +156,13 @@ def run(args: argparse.Namespace) -> int:
     from nnscratch.app import article
     from nnscratch.app.recipe import train_cats
     from nnscratch.data.cats import load_cats
+    from nnscratch.data.source import kind_of
 
+    if args.data is not None and _other_data(args.data, kind_of):
+        raise UsageError(
+            f"experiments compares the cat recipes on the cat data; --data {args.data} is "
+            "other data: train on it with `nnscratch train --data` (docs/data.md)"
+        )
     if args.claims and args.article:
         raise UsageError("--claims and --article are two different runs: give one of them")
     if args.claims:
@@ -223,3 +228,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         c.print_json({"rows": rows})
     return 0
+
+
+def _other_data(spec, kind_of) -> bool:
+    """Whether ``spec`` names an image folder or a table (not the cat data)."""
+    from nnscratch.base.errors import DataError
+
+    try:
+        return kind_of(spec) != "cats"
+    except DataError:
+        return False  # the cat reader says what the cat data need

@@ -1,7 +1,10 @@
-"""``nnscratch train``: train the cat classifier and write the model, metrics and plots.
+"""``nnscratch train``: train a model on the data ``--data`` names and write the model,
+metrics and plots.
 
-With no options it runs the project's best recipe (``nnscratch.app.recipe.TrainConfig``'s
-defaults). Every option overrides one field of that recipe.
+On the cat data (the default) it runs the project's best recipe
+(``nnscratch.app.recipe.TrainConfig``'s defaults); on an image folder or a table, the recipe of
+``nnscratch.app.recipes_any`` (``_run_other_data`` below). Every option overrides one field of
+the recipe.
 """
 
 from __future__ import annotations
@@ -235,11 +238,13 @@ def config_from_args(args: argparse.Namespace, base=None):
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "train",
-        help="train the cat classifier (default: the project's best recipe)",
-        description="Train the cat vs non-cat classifier and write the model file, "
-        "metrics.json, a loss curve and the misclassified test images into --out.",
+        help="train a model: the cat classifier (default), or on an image folder or a table",
+        description="Train a model on --data (default: the cat vs non-cat images, with the "
+        "project's best recipe; an image folder or a table gets the recipe of docs/data.md) "
+        "and write the model file, metrics.json, a loss curve and plots of the test errors "
+        "into --out.",
     )
-    c.add_data_option(parser)
+    c.add_data_option(parser, reading="train")
     add_training_options(parser)
     parser.add_argument(
         "--out",
@@ -332,6 +337,9 @@ def run(args: argparse.Namespace) -> int:
     from nnscratch.data.cats import load_cats
     from nnscratch.persist import modelfile as io
 
+    if args.resume is None and _data_kind(args) != "cats":
+        return _run_other_data(args)
+    _refuse_reading_options(args)
     if args.resume is not None:
         run_dir = _open_resumed_run(args)
         config, out = run_dir.checkpoint.config, run_dir.path
@@ -431,5 +439,192 @@ def run(args: argparse.Namespace) -> int:
                 "out": str(out),
             }
         )
+    sys.stdout.flush()
+    return 0
+
+
+# ---- data other than the cat images (nnscratch.app.recipes_any) -----------------------------
+
+#: reading options that only image folders and tables take (dest, its default)
+_READING = (
+    ("image_size", None), ("color", None), ("on_bad_file", "skip"), ("max_memory", None),
+    ("target", None), ("task", None), ("impute", None), ("test_data", None),
+    ("test_fraction", None),
+)  # fmt: skip
+
+
+def _data_kind(args: argparse.Namespace) -> str:
+    """The kind of ``--data``; what no reader claims goes to the cat data's reader, whose
+    message says what the cat data need (after the recipe's options are checked)."""
+    from nnscratch.base.errors import DataError
+    from nnscratch.data.source import kind_of
+
+    try:
+        return kind_of(args.data)
+    except DataError:
+        return "cats"
+
+
+def _refuse_reading_options(args: argparse.Namespace) -> None:
+    from nnscratch.base.errors import UsageError
+
+    given = [f"--{k.replace('_', '-')}" for k, d in _READING if getattr(args, k, d) != d]
+    if given:
+        raise UsageError(
+            f"{', '.join(given)}: for image folders and tables; the cat data come as they are"
+        )
+
+
+def any_config_from_args(args: argparse.Namespace, kind: str):
+    """The recipe for other data (``AnyConfig``) with the options the user gave; UsageError
+    for options it does not take."""
+    from nnscratch.app.recipes_any import AnyConfig
+    from nnscratch.base.errors import UsageError
+
+    model = (
+        "cnn"
+        if (getattr(args, "model", None) == "cnn" or getattr(args, "architecture", None))
+        else "mlp"
+    )
+    if model == "cnn" and kind == "table":
+        raise UsageError("--model cnn takes images; a table trains an MLP (drop --model cnn)")
+    base = AnyConfig.for_model(model)
+    fields = set(base.to_dict())
+    changes = {k: getattr(args, k) for k in _DESTS if getattr(args, k, None) is not None}
+    unknown = sorted(set(changes) - fields)
+    if unknown:
+        raise UsageError(
+            f"{', '.join('--' + k.replace('_', '-') for k in unknown)}: for the cat recipe only"
+        )
+    if changes.get("flip") and kind == "table":
+        raise UsageError("--flip mirrors images; a table has none")
+    if "iterations" in changes and "epochs" not in changes:
+        changes["epochs"] = None
+    if "early_stopping" in changes and not changes["early_stopping"]:
+        changes.setdefault("validation_fraction", None)
+    try:
+        return base.replace(**changes)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
+def _run_other_data(args: argparse.Namespace) -> int:
+    """``train`` on an image folder or a table: read, hold out a test split when the data
+    bring none, train the recipe of ``recipes_any``, write the model (which records its
+    inputs, preprocessing, task and classes), metrics.json and the plots."""
+    from nnscratch.app.progress import ProgressBar
+    from nnscratch.app.recipes_any import hold_out, train_any
+    from nnscratch.app.runs import RunDirectory
+    from nnscratch.base.errors import UsageError
+    from nnscratch.data.source import load_data
+
+    if args.checkpoint_every is not None:
+        raise UsageError("--checkpoint-every and --resume are for the cat data only")
+    kind = _data_kind(args)
+    config = any_config_from_args(args, kind)
+    out = _output_dir(args.out)
+    data = load_data(args.data, c.data_options(args))
+    for note in data.notes:
+        print(note, flush=True)
+    for path, message in data.refused:
+        print(f"nnscratch train: skipped {path}: {message}", file=sys.stderr)
+    split = None
+    if data.x_test is None:
+        fraction = args.test_fraction if args.test_fraction is not None else 0.2
+        try:
+            print(hold_out(data, fraction, config.seed), flush=True)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        split = {
+            "source": str(Path(args.data).resolve()),
+            "test_fraction": fraction,
+            "seed": config.seed,
+        }
+    elif args.test_fraction is not None:
+        raise UsageError("--test-fraction: the data already have a test split")
+    if len(data.y_train) < 2:
+        raise UsageError(f"{len(data.y_train)} training example(s) are too few to train on")
+    run_dir = RunDirectory.create(out)
+    what = "images" if data.kind == "images" else "rows"
+    print(f"Training {config.describe()} on {len(data.y_train)} {what} ({data.task})", flush=True)
+    every = 100 if args.print_every is None else args.print_every
+    progress = ProgressBar(
+        _progress_total(config, len(data.y_train)), runs=config.ensemble, every=every
+    )
+    try:
+        result = train_any(config, data, callbacks=[progress])
+    except BaseException:
+        run_dir.discard_if_empty()
+        raise
+    finally:
+        progress.close()
+    try:
+        return _finish_other_data(args, config, data, result, run_dir, split)
+    except BaseException:
+        run_dir.discard_if_empty()
+        raise
+
+
+def _finish_other_data(args, config, data, result, run_dir, split) -> int:
+    from nnscratch.app import plots
+    from nnscratch.app.scores import scores_of
+    from nnscratch.base.version import __version__
+    from nnscratch.persist import modelfile as io
+
+    out = run_dir.path
+    with np.errstate(over="ignore", invalid="ignore"):
+        train_pred = result.predict(data.x_train)
+        test_pred = result.predict(data.x_test)
+        test_proba = result.predict_proba(data.x_test) if data.task == "classification" else None
+    if not np.all(np.isfinite(np.asarray(test_pred, dtype=np.float64))):
+        raise TrainingDivergedError(result.iterations, float("nan"), config.learning_rate)
+    train_scores = scores_of(data.task, data.y_train, train_pred, data.classes)
+    test_scores = scores_of(data.task, data.y_test, test_pred, data.classes)
+    key = "accuracy" if data.task == "classification" else "r2"
+    print(f"Train {key}: {train_scores[key]:.4f}")
+    print(f"Test {key}: {test_scores[key]:.4f}")
+    summary = {f"train_{key}": train_scores[key], f"test_{key}": test_scores[key]}
+    if data.task == "regression":
+        summary.update(test_mae=test_scores["mae"], test_rmse=test_scores["rmse"])
+    metrics = {
+        **summary,
+        "task": data.task,
+        "data": data.source,
+        "test": test_scores,
+        "iterations": result.iterations,
+        "seconds": round(result.seconds, 3),
+        "final_costs": [h.costs[-1] for h in result.histories if h.costs],
+        "n_parameters": result.model.n_parameters,
+        "n_train": int(len(data.y_train)),
+        "n_test": int(len(data.y_test)),
+        "config": config.to_dict(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "nnscratch_version": __version__,
+    }
+    description = {**data.description, "task": data.task, "target_scale": result.target_scale}
+    if split is not None:
+        description["split"] = split
+    files = ["model.npz", "metrics.json", "loss_curve.png"]
+    with run_dir.outputs() as tmp:
+        io.save(
+            result.model, tmp / "model.npz", preprocessor=result.preprocessor,
+            classes=data.classes, data=description,
+            metadata={"recipe": config.to_dict(), "metrics": metrics},
+        )  # fmt: skip
+        (tmp / "metrics.json").write_text(jsonio.dumps(metrics, allow_nan=True, indent=2) + "\n")
+        costs = [h.costs for h in result.histories]
+        plots.plot_loss_curve(
+            costs, tmp / "loss_curve.png", title=f"Training cost: {config.describe()}"
+        )
+        files += plots.plot_test_results(
+            tmp, data.task, data.y_test, test_pred, test_proba, data.classes,
+            images=data.x_test if data.kind == "images" else None,
+        )  # fmt: skip
+    print(f"Wrote {', '.join(files)} in {out}")
+    if args.json:
+        c.print_json(
+            {**summary, "task": data.task, "iterations": metrics["iterations"],
+             "seconds": metrics["seconds"], "model": str(out / "model.npz"), "out": str(out)}
+        )  # fmt: skip
     sys.stdout.flush()
     return 0

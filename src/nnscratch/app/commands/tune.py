@@ -207,8 +207,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {out} exists and is not a directory")
 
     # ---- data ---------------------------------------------------------------------------
-    X, y, X_test, y_test, class_names, preprocessor = _load(args)
-    task = tuning.infer_task(y) if args.task == "auto" else args.task
+    X, y, X_test, y_test, class_names, preprocessor, table = _load(args)
+    if table is not None:
+        task = table["task"]  # the table reader's rule, printed by _load
+    else:
+        task = tuning.infer_task(y) if args.task == "auto" else args.task
     if task == "classification":
         import numpy as np
 
@@ -281,8 +284,9 @@ def run(args: argparse.Namespace) -> int:
     if X_test is not None:
         summary["test_score"] = float(result.best_estimator.score(X_test, y_test))
     model_path = _save_model(
-        result.best_model, out / "best_model.npz", result.best_preprocessor, class_names, summary
-    )
+        result.best_model, out / "best_model.npz", result.best_preprocessor, class_names, summary,
+        table,
+    )  # fmt: skip
     (out / "best_params.json").write_text(
         jsonio.dumps(summary, allow_nan=True, indent=2) + "\n", encoding="utf-8"
     )
@@ -320,21 +324,42 @@ def _count(space: dict, search: str, n_iter: int) -> int:
 
 
 def _load(args):
-    """(X, y, X_test, y_test, class names, unfitted preprocessor or None): the raw data (cat
-    images stay (m, 64, 64, 3) uint8) and the preprocessing each fold fits for itself."""
+    """(X, y, X_test, y_test, class names, unfitted preprocessor or None, table or None): the
+    raw data (cat images stay (m, 64, 64, 3) uint8) and the preprocessing each fold fits for
+    itself. A ``--data-file`` is read by ``nnscratch.data.tables`` (header, categorical
+    columns one-hot, task rule); ``table`` then holds its encoder, columns, target and task."""
     from nnscratch.data.preprocessing import ImagePreprocessor
 
     if args.data_file:
-        from nnscratch.data.tabular import load_xy
+        from nnscratch.data.table_encoding import TablePreprocessor
+        from nnscratch.data.tables import read_table
 
-        X, y = load_xy(args.data_file)
+        data = read_table(args.data_file)
+        target = data.target(None, None if args.task == "auto" else args.task)
+        features = data.features()
+        print(
+            f"{args.data_file}: target {target.name!r}: {target.task} ({target.reason})",
+            flush=True,
+        )
+        encoder = TablePreprocessor(standardize=False).fit(features)
+        X = encoder.transform(features)
+        table = {"encoder": encoder, "columns": features.names, "target": target.name,
+                 "task": target.task}  # fmt: skip
         pre = ImagePreprocessor(scale=1.0, standardize=True, dtype="float64")
-        return X, y, None, None, None, pre if args.standardize else None
+        return (
+            X,
+            target.labels,
+            None,
+            None,
+            target.classes,
+            pre if args.standardize else None,
+            table,
+        )
     from nnscratch.data.cats import load_cats
 
-    data = load_cats(args.data)
+    cats = load_cats(args.data)
     pre = ImagePreprocessor(scale=1 / 255, standardize=args.standardize, dtype="float64")
-    return data.x_train, data.y_train, data.x_test, data.y_test, data.classes, pre
+    return cats.x_train, cats.y_train, cats.x_test, cats.y_test, cats.classes, pre, None
 
 
 def _print_table(result, top: int, score_name: str) -> None:
@@ -358,8 +383,10 @@ def _print_table(result, top: int, score_name: str) -> None:
         print("  ".join(cell.rjust(w) for cell, w in zip(line, widths, strict=True)))
 
 
-def _save_model(best, path: Path, preprocessor, class_names, summary) -> Path:
-    """The refitted best network as a model file (``nnscratch.persist.modelfile.save``)."""
+def _save_model(best, path: Path, preprocessor, class_names, summary, table=None) -> Path:
+    """The refitted best network as a model file (``nnscratch.persist.modelfile.save``). A
+    table's model records its columns, target and task, with the table encoder carrying the
+    best candidate's standardisation, so that ``predict`` and ``evaluate`` take the table."""
     from nnscratch.persist import modelfile as io
 
     classes = None
@@ -368,6 +395,17 @@ def _save_model(best, path: Path, preprocessor, class_names, summary) -> Path:
             classes = [str(class_names[int(c)]) for c in best.classes_]
         else:
             classes = [str(c) for c in best.classes_]
+    data = None
+    if table is not None:
+        encoder = table["encoder"]
+        if preprocessor is not None and preprocessor.standardize:
+            encoder.standardize = True
+            encoder.mean_ = preprocessor.mean_.astype("float64")
+            encoder.std_ = preprocessor.std_.astype("float64")
+        preprocessor = encoder
+        data = {"kind": "table", "columns": list(table["columns"]), "target": table["target"],
+                "task": table["task"]}  # fmt: skip
     return io.save(
-        best.network_, path, preprocessor=preprocessor, classes=classes, metadata={"tune": summary}
-    )
+        best.network_, path, preprocessor=preprocessor, classes=classes, data=data,
+        metadata={"tune": summary},
+    )  # fmt: skip
