@@ -88,7 +88,8 @@ def window_slices(offset: int, stride: int, out: int) -> slice:
 
 
 class Conv2D(Layer):
-    """C_out filters of kh x kw over C_in channels, with a bias per filter.
+    """C_out filters of kh x kw over C_in channels, with a bias per filter (``remove_bias``
+    leaves it out).
 
     Args:
         in_channels: C_in, the number of channels of the input.
@@ -129,6 +130,11 @@ class Conv2D(Layer):
             "b": np.zeros(self.filters, dtype=dtype),  # (C_out,)
         }
 
+    def remove_bias(self) -> None:
+        """Leave the bias out (Z = cols . W): for a conv followed by batch norm, which cancels
+        any per-channel constant (``ConvNetwork`` does this)."""
+        self.params.pop("b", None)
+
     def _geometry(self, H: int, W: int):
         kh, kw = self.kernel_size
         top, bottom, H_out = pad_amounts(H, kh, self.stride, self.padding)
@@ -165,7 +171,8 @@ class Conv2D(Layer):
         cols = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3))
         K = kh * kw * C
         Z = cols.reshape(-1, K) @ self.params["W"].reshape(K, self.filters)  # (m*H_o*W_o, C_out)
-        Z += self.params["b"]
+        if "b" in self.params:
+            Z += self.params["b"]
         cache = (cols, A_prev.shape)
         return Z.reshape(m, H_out, W_out, self.filters), cache
 
@@ -175,11 +182,10 @@ class Conv2D(Layer):
         s = self.stride
         K = kh * kw * C
         dZ2 = np.ascontiguousarray(dZ).reshape(-1, self.filters)  # (m*H_out*W_out, C_out)
-        grads = {
-            "W": (cols.reshape(-1, K).T @ dZ2).reshape(self.params["W"].shape),
+        grads = {"W": (cols.reshape(-1, K).T @ dZ2).reshape(self.params["W"].shape)}
+        if "b" in self.params:
             # a matrix-vector product sums over the rows far faster than dZ2.sum(axis=0)
-            "b": self._ones(dZ2.shape[0], dZ2.dtype) @ dZ2,
-        }
+            grads["b"] = self._ones(dZ2.shape[0], dZ2.dtype) @ dZ2
         if not need_input_grad:
             return None, grads
         # col2im, one kernel offset (i, j) at a time: dcols[..., i, j, :] = dZ . W[i, j]^T is
@@ -230,4 +236,5 @@ class Conv2D(Layer):
             "kernel_size": list(self.kernel_size),
             "stride": self.stride,
             "padding": self.padding,
+            "bias": "b" in self.params,
         }
