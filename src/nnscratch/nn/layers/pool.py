@@ -14,11 +14,11 @@ the window's maximum, so ties go to the first maximum, as PyTorch's do.
 Fast path (``MaxPool2D.pairs``) for the common 2 x 2 windows with stride 2 on even H and W:
 the maximum of a window is taken in two steps of pairs, first along W (neighbouring columns,
 A_prev viewed as (m*H, W/2, 2C): the two halves of each last axis), then along H (rows, the
-result viewed as (m*H/2, 2, W/2*C): long contiguous rows). Each step keeps a mask of where
-its maximum came from (the first of a tie: the left column, the top row; worked out in
-backward from the cached pairs), and backward sends dA through the two masks in reverse. The window's first maximum in row-major order is in the
-top row if the top row holds the maximum, and then in its left column if that holds it: the
-same input as the plain path's, ties included.
+result viewed as (m*H/2, 2, W/2*C): long contiguous rows). Backward works out from the cached
+pairs where each step's maximum came from (the first of a tie: the left column, the top row)
+and sends dA back through these two masks, rows first. The window's first maximum in
+row-major order lies in the top row if the top row holds the maximum, and then in the left
+column of that row if that holds it: the same input as the plain path's, ties included.
 """
 
 from __future__ import annotations
@@ -139,7 +139,6 @@ class MaxPool2D(_WindowPool):
             else:
                 target += part
         return dA_prev, {}
-
 
     def _forward_pairs(self, A_prev: np.ndarray):
         """2 x 2, stride 2, even H and W: A (m, H/2, W/2, C) and the two masks."""
