@@ -28,8 +28,7 @@ not stored: the cache holds Zc = Z - mu and inv_std, and the affine output and t
 use per-channel coefficients, so that each pass is one multiply or add:
 
     out = Zc * (gamma inv_std) + beta
-    dZ  = dout * k1 + Zc * k2 + k0,  k1 = gamma inv_std,  k2 = -k1 inv_std dgamma / m,
-                                      k0 = -k1 dbeta / m
+    dZ  = (Zc * (-inv_std dgamma / m) + dout - dbeta / m) * (gamma inv_std)
 """
 
 from __future__ import annotations
@@ -157,12 +156,11 @@ class BatchNorm(Layer):
         grads = {"gamma": dgamma, "beta": dbeta}
         if not need_input_grad:
             return None, grads
-        k1 = self.params["gamma"] * inv_std
-        k2 = -k1 * inv_std * dgamma / dt(count)
-        k0 = -k1 * dbeta / dt(count)
-        dZ = D * np.tile(k1, W)
-        dZ += Zc * np.tile(k2, W)
-        dZ += np.tile(k0, W)
+        # dZ = gamma inv_std (dout - (dbeta + Z_hat dgamma) / m), four passes in one array
+        dZ = Zc * np.tile(-inv_std * dgamma / dt(count), W)
+        dZ += D
+        dZ += np.tile(-dbeta / dt(count), W)
+        dZ *= np.tile(self.params["gamma"] * inv_std, W)
         return dZ.reshape(m, H, W, C), grads
 
     def _ones(self, n: int, dtype) -> np.ndarray:
