@@ -159,12 +159,13 @@ class MaxPool2D(_WindowPool):
         top_wins = rows[:, 0] >= rows[:, 1]  # the first of a tie: the top one
         D = np.ascontiguousarray(dA).reshape(m * H // 2, W // 2 * C)
         d_columns = np.empty((m * H // 2, 2, W // 2 * C), dtype=dA.dtype)
+        # the loser of each pair gets d - d * mask: exactly d where the mask is 0, 0 where 1
         np.multiply(D, top_wins, out=d_columns[:, 0])
-        np.multiply(D, ~top_wins, out=d_columns[:, 1])
+        np.subtract(D, d_columns[:, 0], out=d_columns[:, 1])
         d_columns = d_columns.reshape(m * H, W // 2, C)
         dA_prev = np.empty((m * H, W // 2, 2 * C), dtype=dA.dtype)
         np.multiply(d_columns, left_wins, out=dA_prev[:, :, :C])
-        np.multiply(d_columns, ~left_wins, out=dA_prev[:, :, C:])
+        np.subtract(d_columns, dA_prev[:, :, :C], out=dA_prev[:, :, C:])
         return dA_prev.reshape(shape)
 
 
