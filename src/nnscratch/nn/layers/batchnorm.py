@@ -18,7 +18,7 @@ Inference mode uses the running statistics instead (they are ``buffers``: not tr
 with the model); it is then a fixed affine map and its backward is
 dZ = dout * gamma / sqrt(running_var + eps).
 
-Fast path for images in training mode (``long_rows``, the same formulas): a (m, H, W, C)
+Fast path for images (``long_rows``, the same formulas): a (m, H, W, C)
 array viewed as (m*H*W, C) has rows of only C (16..64) numbers, and NumPy's per-row overhead
 then costs more than the arithmetic. ``_forward_long_rows`` / ``_backward_long_rows`` view it
 as (m*H, W*C) instead, with every per-channel vector tiled W times to a row of W*C, so each
@@ -52,8 +52,8 @@ def _fold(row: np.ndarray, n: int) -> np.ndarray:
 class BatchNorm(Layer):
     """Batch norm of Z (m, n), or per channel of images Z (m, H, W, C) with n = C.
 
-    ``long_rows`` (class attribute, True): images in training mode take the long-row fast
-    path (module docstring); False keeps the plain (m*H*W, C) path everywhere.
+    ``long_rows`` (class attribute, True): images take the long-row fast path (module
+    docstring), in training and inference mode; False keeps the plain (m*H*W, C) path.
     """
 
     long_rows: bool = True
@@ -80,8 +80,8 @@ class BatchNorm(Layer):
         }
 
     def forward(self, Z: np.ndarray, training: bool = False):
-        if training and Z.ndim == 4 and self.long_rows:
-            return self._forward_long_rows(Z)
+        if Z.ndim == 4 and self.long_rows:
+            return self._forward_long_rows(Z) if training else self._infer_long_rows(Z)
         shape = Z.shape
         Z = Z.reshape(-1, self.n)  # (m, n); (m*H*W, C) for images
         dt = Z.dtype.type
@@ -142,6 +142,19 @@ class BatchNorm(Layer):
         out = Zc * np.tile(self.params["gamma"] * inv_std, W)
         out += np.tile(self.params["beta"], W)
         return out.reshape(Z.shape), (Zc.reshape(Z.shape), inv_std)
+
+    def _infer_long_rows(self, Z: np.ndarray):
+        """Inference-mode forward of images Z (m, H, W, C) on (m*H, W*C) rows, with the plain
+        path's cache (Z_hat (m*H*W, C), inv_std, False)."""
+        m, H, W, C = Z.shape
+        R = np.ascontiguousarray(Z).reshape(m * H, W * C)
+        dt = R.dtype.type
+        inv_std = 1 / np.sqrt(self.buffers["running_var"] + dt(self.eps))  # (C,)
+        Z_hat = R - np.tile(self.buffers["running_mean"], W)
+        Z_hat *= np.tile(inv_std, W)
+        out = Z_hat * np.tile(self.params["gamma"], W)
+        out += np.tile(self.params["beta"], W)
+        return out.reshape(Z.shape), (Z_hat.reshape(-1, C), inv_std, False)
 
     def _backward_long_rows(self, dout: np.ndarray, cache, need_input_grad: bool):
         """The backward of ``_forward_long_rows``: dout (m, H, W, C) -> dZ, grads."""
