@@ -190,3 +190,38 @@ def test_a_config_from_before_the_rule_keeps_its_conv_biases():
     assert ConvNetwork.count_weights(old_config) == old.n_parameters
     assert ConvNetwork.count_weights(new.config()) == new.n_parameters
     assert ConvNetwork.from_config(new.config()).n_parameters == new.n_parameters
+
+
+# ---- the conv layer's reused im2col work array ----------------------------------------------
+def _conv(seed=0):
+    from nnscratch.nn.initializers import get_initializer
+    from nnscratch.nn.layers import Conv2D
+
+    rng = np.random.default_rng(seed)
+    return Conv2D(3, 4, 3, init=get_initializer("he"), rng=rng, dtype=np.float64, index=1)
+
+
+def test_conv_work_array_reuse_gives_the_fresh_result_and_refuses_a_stale_cache():
+    import pickle
+
+    rng = np.random.default_rng(7)
+    X1, X2 = rng.standard_normal((2, 5, 6, 6, 3))
+    dZ = rng.standard_normal((5, 6, 6, 4))
+    reused, fresh = _conv(), _conv()
+    _, stale = reused.forward(X1, True)
+    Z, cache = reused.forward(X2, True)  # the same work array, overwritten
+    Z_fresh, cache_fresh = fresh.forward(X2, True)
+    np.testing.assert_array_equal(Z, Z_fresh)
+    dA, grads = reused.backward(dZ, cache)
+    dA_fresh, grads_fresh = fresh.backward(dZ, cache_fresh)
+    np.testing.assert_array_equal(dA, dA_fresh)
+    for name in grads:
+        np.testing.assert_array_equal(grads[name], grads_fresh[name])
+    with pytest.raises(RuntimeError, match="latest forward pass"):
+        reused.backward(dZ, stale)
+    # a smaller batch uses the front of the same array
+    Z_small, _ = reused.forward(X2[:2], True)
+    np.testing.assert_array_equal(Z_small, Z_fresh[:2])
+    copy = pickle.loads(pickle.dumps(reused))
+    assert not hasattr(copy, "_cols") and hasattr(reused, "_cols")
+    np.testing.assert_array_equal(copy.forward(X2, True)[0], Z_fresh)
