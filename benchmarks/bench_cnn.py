@@ -344,6 +344,7 @@ def profile(X, repeats: int = 7, layout: str = "channels_last") -> list[dict]:
         dA = rng.standard_normal(out.shape).astype(np.float32)
         need = position > first
         ours_f = _cpu_ms(lambda: layer.forward(A, True), repeats)  # noqa: B023
+        out, cache = layer.forward(A, True)  # backward takes the latest pass's cache
         # layers before the first with parameters never run backward in training
         runs_backward = position >= first
         ours_b = (
