@@ -1,21 +1,31 @@
 """CNN benchmark: one training epoch of the cat CNN recipe, nnscratch beside PyTorch.
 
+    python benchmarks/bench_cnn.py --threads 1    # one thread each (issue 16's goal 2)
     python benchmarks/bench_cnn.py                # NumPy's BLAS thread count for both
-    python benchmarks/bench_cnn.py --threads 1    # one thread each
     python benchmarks/bench_cnn.py --quick        # fewer repetitions (a smoke test)
+    python benchmarks/bench_cnn.py --profile      # per-layer forward/backward table, one batch
+    python benchmarks/bench_cnn.py --torch-layout nchw   # PyTorch in channels-first instead
 
 Both sides run in this one process, on the same 209 cat images (float32, channels-last for
-nnscratch and channels-first for PyTorch, each library's native layout), the same architecture
+nnscratch; PyTorch in ``channels_last`` memory format by default, its faster layout on this
+machine's AVX2 cores, or NCHW with ``--torch-layout nchw``), the same architecture
 (``nnscratch.models.conv.CAT_RECIPE``, translated layer by layer into ``torch.nn`` with the
 same initial weights; for an ensemble recipe, one of its networks), the same mini-batches,
 optimizer (Adam) and random horizontal flips and shifts. Repetitions are
 interleaved and the median kept, so that load from other processes hits both alike. Prints one
-Markdown row in the format of ``benchmarks/bench.py``; ``run()`` returns the numbers for it.
+Markdown row in the format of ``benchmarks/bench.py``; ``run()`` returns the numbers for it and
+``cnn_epoch_row(threads=1)`` the row as a dict for the one benchmark report.
+
+The goal (issue 16): an epoch in at most 1.0x PyTorch's time (first step: 1.3x), one thread.
+``--profile`` times each layer's forward and backward on one batch of 32 (CPU time, median),
+ours beside the same ``torch.nn`` module on the same input, and the conv layers' GFLOP/s
+against a core's float32 AVX2 GEMM peak (~78 GFLOP/s here).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 
@@ -29,7 +39,10 @@ from perf_common import (
     set_thread_env,
 )
 
-GOAL = 2.0  # nnscratch's epoch in at most 2x PyTorch's time
+GOAL = 1.0  # nnscratch's epoch in at most PyTorch's time (issue 16, goal 2)
+FIRST_STEP = 1.3  # the first milestone on the way
+GEMM_PEAK_GFLOPS = 78.0  # one core, float32, AVX2 FMA (OpenBLAS's Haswell kernels)
+LAYOUTS = ("channels_last", "nchw")
 
 
 def load_images():
@@ -106,10 +119,12 @@ def torch_model(net, init: dict[str, np.ndarray]):
                 layer.kernel_size,
                 stride=layer.stride,
                 padding=(top, left),
+                bias="b" in layer.params,  # none before batch norm, as in nnscratch
             )
             with torch.no_grad():
                 conv.weight.copy_(torch.from_numpy(init[f"W{layer.index}"].transpose(3, 2, 0, 1)))
-                conv.bias.copy_(torch.from_numpy(init[f"b{layer.index}"]))
+                if conv.bias is not None:
+                    conv.bias.copy_(torch.from_numpy(init[f"b{layer.index}"]))
             modules.append(conv)
         elif isinstance(layer, Dense):
             linear = nn.Linear(layer.n_in, layer.n_out)
@@ -169,11 +184,21 @@ def _ChannelsLast():
     return ChannelsLast()
 
 
-def torch_side(net, init, X, y, recipe: dict):
+def _to_layout(x, layout: str):
+    import torch
+
+    if layout == "channels_last":
+        return x.contiguous(memory_format=torch.channels_last)
+    return x.contiguous()
+
+
+def torch_side(net, init, X, y, recipe: dict, layout: str = "channels_last"):
     import torch
 
     torch.manual_seed(0)
     model = torch_model(net, init)
+    if layout == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
     model.eval()
     with torch.no_grad():  # the translation is exact: same logits from the same weights
         logits = model(torch.from_numpy(X[:4].transpose(0, 3, 1, 2).copy())).numpy()
@@ -181,7 +206,7 @@ def torch_side(net, init, X, y, recipe: dict):
     fit = recipe["fit"]
     opt = torch.optim.Adam(model.parameters(), lr=fit["learning_rate"])
     loss_fn = torch.nn.BCEWithLogitsLoss()
-    Xt = torch.from_numpy(X.transpose(0, 3, 1, 2).copy())  # (m, C, H, W)
+    Xt = _to_layout(torch.from_numpy(X.transpose(0, 3, 1, 2).copy()), layout)  # (m, C, H, W)
     Yt = torch.from_numpy(y.astype(np.float32).reshape(-1, 1))
     batch = fit["batch_size"]
     generator = torch.Generator().manual_seed(0)
@@ -195,6 +220,7 @@ def torch_side(net, init, X, y, recipe: dict):
             xb = Xt[idx]
             flip = torch.rand(len(idx), generator=generator) < 0.5
             xb[flip] = xb[flip].flip(3)  # horizontal: the W axis of NCHW
+            xb = _to_layout(xb, layout)
             opt.zero_grad()
             loss = loss_fn(model(xb), Yt[idx])
             loss.backward()
@@ -205,7 +231,7 @@ def torch_side(net, init, X, y, recipe: dict):
     return run
 
 
-def run(X, y, *, repeats: int = 5, with_torch: bool = True) -> dict:
+def run(X, y, *, repeats: int = 5, with_torch: bool = True, layout: str = "channels_last") -> dict:
     """One epoch of each side, median of ``repeats`` interleaved runs, in milliseconds:
     {"nnscratch": wall, "torch": wall, "cpu": {"nnscratch": ..., "torch": ...}, "workload":
     a description for the table} (``perf_report.Report.add_timing(ms.pop("workload"), ms)``
@@ -216,7 +242,7 @@ def run(X, y, *, repeats: int = 5, with_torch: bool = True) -> dict:
     net, init, nn_run = nnscratch_side(X, y, CAT_RECIPE)
     sides = {"nnscratch": nn_run}
     if with_torch:
-        sides["torch"] = torch_side(net, init, X, y, CAT_RECIPE)
+        sides["torch"] = torch_side(net, init, X, y, CAT_RECIPE, layout)
     for run_once in sides.values():  # warm-up: first-call allocations, lazy imports
         run_once()
     cpu: dict[str, list[float]] = {name: [] for name in sides}
@@ -239,8 +265,150 @@ def run(X, y, *, repeats: int = 5, with_torch: bool = True) -> dict:
     out["workload"] = (
         f"CNN on the cat images, {member}{CAT_RECIPE['architecture']}{network}, {len(X)} "
         f"images, batch {fit['batch_size']}, {fit['optimizer']} + flips, ms/epoch"
+        f" (PyTorch {layout})"
     )
     return out
+
+
+def cnn_epoch_row(threads: int = 1, repeats: int = 5) -> dict:
+    """Goal 2's row for the one benchmark report: one epoch of one recipe network, ours and
+    PyTorch's (channels_last), median of ``repeats`` interleaved runs on ``threads`` threads.
+
+    Returns {"name", "ours_ms", "torch_ms", "ratio", "goal", "notes"} (wall-clock medians;
+    the CPU-time ratio, the first-step verdict and the load go into "notes")."""
+    used = limit_threads(threads)
+    X, y, source = load_images()
+    ms = run(X, y, repeats=repeats)
+    ours, theirs = ms["nnscratch"], ms["torch"]
+    cpu_ratio = ms["cpu"]["nnscratch"] / ms["cpu"]["torch"]
+    ratio = ours / theirs
+    first = "met" if ratio <= FIRST_STEP else "not met"
+    return {
+        "name": ms["workload"],
+        "ours_ms": ours,
+        "torch_ms": theirs,
+        "ratio": ratio,
+        "goal": f"<= {GOAL}x PyTorch ({used} thread(s), float32)",
+        "notes": (
+            f"CPU-time ratio {cpu_ratio:.2f}x; first step <= {FIRST_STEP}x: {first}; "
+            f"{source}; load average {load_average()}"
+        ),
+    }
+
+
+# ---- per-layer profile ---------------------------------------------------------------------
+def _cpu_ms(f, repeats: int) -> float:
+    f()  # warm-up: first-touch allocations
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        f()
+        times.append(time.process_time() - start)
+    return 1e3 * statistics.median(times)
+
+
+def _conv_flops(layer, in_shape, out_shape, first: bool) -> tuple[float, float]:
+    """(forward, backward) floating-point operations of a Conv2D on one batch: 2 m H_o W_o K
+    C_out for Z = cols . W, the same for dW, and again for dA_prev unless it is the first
+    parameter layer (whose input gradient nobody needs)."""
+    m = in_shape[0]
+    kh, kw = layer.kernel_size
+    gemm = 2.0 * m * out_shape[1] * out_shape[2] * kh * kw * layer.in_channels * layer.filters
+    return gemm, gemm * (1 if first else 2)
+
+
+def profile(X, repeats: int = 7, layout: str = "channels_last") -> list[dict]:
+    """Per layer of one recipe network, on one batch of 32 training images: our forward and
+    backward CPU times (ms), those of its ``torch.nn`` twin in ``layout``, and for the conv
+    layers the GFLOP/s of ours. The first layer with parameters computes no input gradient
+    on either side, as in training."""
+    import torch
+
+    from nnscratch.models.conv import CAT_RECIPE, ConvNetwork
+
+    xb = X[:32]
+    net = ConvNetwork(CAT_RECIPE["architecture"], input_shape=X.shape[1:], seed=0)
+    init = {k: p.copy() for k, p in net.parameters.items()}
+    model = torch_model(net, init)
+    if layout == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
+    model.train()
+    twins = iter(model)
+    rng = np.random.default_rng(0)
+    first = next(i for i, layer in enumerate(net.layers) if layer.params)
+    rows = []
+    A = xb
+    t = _to_layout(torch.from_numpy(xb.transpose(0, 3, 1, 2).copy()), layout)
+    for position, layer in enumerate(net.layers):
+        out, cache = layer.forward(A, True)
+        dA = rng.standard_normal(out.shape).astype(np.float32)
+        need = position > first
+        ours_f = _cpu_ms(lambda: layer.forward(A, True), repeats)  # noqa: B023
+        out, cache = layer.forward(A, True)  # backward takes the latest pass's cache
+        # layers before the first with parameters never run backward in training
+        runs_backward = position >= first
+        ours_b = (
+            _cpu_ms(lambda: layer.backward(dA, cache, need_input_grad=need), repeats)  # noqa: B023
+            if runs_backward
+            else 0.0
+        )
+        modules = [next(twins)]
+        if type(layer).__name__ == "GlobalAveragePool":
+            modules.append(next(twins))  # AdaptiveAvgPool2d + Flatten
+        twin = torch.nn.Sequential(*modules)
+        ti = t.detach().requires_grad_(need)
+        with torch.no_grad():
+            to = twin(ti)
+        g = _to_layout(torch.randn_like(to), layout) if to.dim() == 4 else torch.randn_like(to)
+
+        def torch_forward(twin=twin, ti=ti):
+            with torch.enable_grad():
+                twin(ti)
+
+        def torch_both(twin=twin, ti=ti, g=g):
+            twin(ti).backward(g)
+
+        torch_f = _cpu_ms(torch_forward, repeats)
+        torch_b = max(_cpu_ms(torch_both, repeats) - torch_f, 0.0) if runs_backward else 0.0
+        row = {
+            "layer": type(layer).__name__,
+            "input": tuple(A.shape[1:]),
+            "ours_fwd": ours_f,
+            "ours_bwd": ours_b,
+            "torch_fwd": torch_f,
+            "torch_bwd": torch_b,
+        }
+        if type(layer).__name__ == "Conv2D":
+            f_flops, b_flops = _conv_flops(layer, A.shape, out.shape, not need)
+            row["gflops"] = (f_flops + b_flops) / (ours_f + ours_b) / 1e6
+        rows.append(row)
+        A, t = out, to.detach()
+    return rows
+
+
+def print_profile(rows: list[dict]) -> None:
+    print(
+        "| layer | input (H, W, C) | ours fwd | ours bwd | torch fwd | torch bwd | "
+        "ours / torch | conv GFLOP/s (peak ~78) |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    totals = dict.fromkeys(("ours_fwd", "ours_bwd", "torch_fwd", "torch_bwd"), 0.0)
+    for r in rows:
+        for k in totals:
+            totals[k] += r[k]
+        ours, theirs = r["ours_fwd"] + r["ours_bwd"], r["torch_fwd"] + r["torch_bwd"]
+        ratio = f"{ours / theirs:.2f}x" if theirs > 0.05 else "-"
+        gf = f"{r['gflops']:.0f}" if "gflops" in r else ""
+        print(
+            f"| {r['layer']} | {r['input']} | {r['ours_fwd']:.2f} | {r['ours_bwd']:.2f} | "
+            f"{r['torch_fwd']:.2f} | {r['torch_bwd']:.2f} | {ratio} | {gf} |"
+        )
+    ours = totals["ours_fwd"] + totals["ours_bwd"]
+    theirs = totals["torch_fwd"] + totals["torch_bwd"]
+    print(
+        f"| total | | {totals['ours_fwd']:.1f} | {totals['ours_bwd']:.1f} | "
+        f"{totals['torch_fwd']:.1f} | {totals['torch_bwd']:.1f} | {ours / theirs:.2f}x | |"
+    )
 
 
 def main(argv=None) -> int:
@@ -249,6 +417,10 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="interleaved repetitions")
     parser.add_argument("--quick", action="store_true", help="2 repetitions")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--torch-layout", choices=LAYOUTS, default="channels_last")
+    parser.add_argument(
+        "--profile", action="store_true", help="per-layer forward/backward times on one batch"
+    )
     args = parser.parse_args(argv)
     if args.threads is not None:
         if args.threads < 1:
@@ -256,10 +428,26 @@ def main(argv=None) -> int:
         set_thread_env(args.threads)  # before NumPy's BLAS starts its threads
     threads = limit_threads(args.threads)
     X, y, source = load_images()
-    ms = run(X, y, repeats=2 if args.quick else args.repeats, with_torch=not args.no_torch)
+    if args.profile:
+        print(
+            f"<!-- {machine_info(threads)}; load average {load_average()}; {source}; "
+            f"ms of CPU time per batch of 32; PyTorch {args.torch_layout} -->"
+        )
+        print_profile(profile(X, repeats=3 if args.quick else 7, layout=args.torch_layout))
+        return 0
+    ms = run(
+        X,
+        y,
+        repeats=2 if args.quick else args.repeats,
+        with_torch=not args.no_torch,
+        layout=args.torch_layout,
+    )
     nn_ms, torch_ms = ms["nnscratch"], ms.get("torch")
     ratio = f"{nn_ms / torch_ms:.2f}x" if torch_ms else "n/a"
     verdict = f"<= {GOAL}x: " + ("met" if torch_ms and nn_ms / torch_ms <= GOAL else "not met")
+    verdict += f"; first step <= {FIRST_STEP}x: " + (
+        "met" if torch_ms and nn_ms / torch_ms <= FIRST_STEP else "not met"
+    )
     cpu_nn, cpu_torch = ms["cpu"]["nnscratch"], ms["cpu"].get("torch")
     cpu_ratio = f"{cpu_nn / cpu_torch:.2f}x" if cpu_torch else "n/a"
     print(f"<!-- {machine_info(threads)}; load average {load_average()}; {source} -->")

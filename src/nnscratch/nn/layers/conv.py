@@ -17,8 +17,10 @@ backward (cols is cached by forward; nothing is recomputed):
     dA_prev[n, y*s + i - top, x*s + j - left, c] += dcols[n, y, x, i, j, c]
                                           (col2im: kh*kw slice adds, padding positions left out)
 
-im2col is a ``sliding_window_view`` copied once; the only Python loop (col2im) runs over the
-kh*kw kernel offsets, never over pixels or samples.
+im2col is a ``sliding_window_view`` copied once, into a work array the layer keeps and reuses
+for every batch of the same size (a fresh 10-20 MB array per batch costs more in page faults
+than the copy; ``backward`` refuses the cache of any but the latest forward pass); the only
+Python loop (col2im) runs over the kh*kw kernel offsets, never over pixels or samples.
 PyTorch stores the same weights as (C_out, C_in, kh, kw): ``W.transpose(3, 2, 0, 1)``.
 
 Padding: "valid" (none), "same" (H_out = ceil(H / stride), the extra row or column going to the
@@ -27,6 +29,7 @@ bottom/right as in TensorFlow), or an int p (p zeros on every side).
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -36,6 +39,7 @@ from nnscratch.nn.initializers import Initializer
 from nnscratch.nn.layers.base import Layer
 
 PADDINGS = ("same", "valid")
+_WORK_ARRAYS = ("_cols", "_pad", "_ones_buf")  # reused between passes, never saved
 
 
 def _check_int(name: str, value, minimum: int) -> int:
@@ -88,7 +92,8 @@ def window_slices(offset: int, stride: int, out: int) -> slice:
 
 
 class Conv2D(Layer):
-    """C_out filters of kh x kw over C_in channels, with a bias per filter.
+    """C_out filters of kh x kw over C_in channels, with a bias per filter (``remove_bias``
+    leaves it out).
 
     Args:
         in_channels: C_in, the number of channels of the input.
@@ -129,6 +134,11 @@ class Conv2D(Layer):
             "b": np.zeros(self.filters, dtype=dtype),  # (C_out,)
         }
 
+    def remove_bias(self) -> None:
+        """Leave the bias out (Z = cols . W): for a conv followed by batch norm, which cancels
+        any per-channel constant (``ConvNetwork`` does this)."""
+        self.params.pop("b", None)
+
     def _geometry(self, H: int, W: int):
         kh, kw = self.kernel_size
         top, bottom, H_out = pad_amounts(H, kh, self.stride, self.padding)
@@ -162,24 +172,30 @@ class Conv2D(Layer):
         # im2col: a read-only view of every window, (m, H_out, W_out, C, kh, kw), copied once
         # into (m, H_out, W_out, kh, kw, C) so that each row is one window in W's order.
         windows = sliding_window_view(A_pad, (kh, kw), axis=(1, 2))[:, ::s, ::s][:, :H_out, :W_out]
-        cols = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3))
+        cols = self._cols_buffer((m, H_out, W_out, kh, kw, C), A_prev.dtype)
+        np.copyto(cols, windows.transpose(0, 1, 2, 4, 5, 3))
         K = kh * kw * C
         Z = cols.reshape(-1, K) @ self.params["W"].reshape(K, self.filters)  # (m*H_o*W_o, C_out)
-        Z += self.params["b"]
-        cache = (cols, A_prev.shape)
+        if "b" in self.params:
+            Z += self.params["b"]
+        cache = (cols, A_prev.shape, self._passes)
         return Z.reshape(m, H_out, W_out, self.filters), cache
 
     def backward(self, dZ: np.ndarray, cache, need_input_grad: bool = True):
-        cols, (m, H, W, C) = cache
+        cols, (m, H, W, C), forward_pass = cache
+        if forward_pass != self._passes:
+            raise RuntimeError(
+                f"Conv2D layer {self.index}: backward needs the cache of the latest forward pass "
+                f"(the layer reuses its im2col work array); got one of an earlier pass"
+            )
         kh, kw = self.kernel_size
         s = self.stride
         K = kh * kw * C
         dZ2 = np.ascontiguousarray(dZ).reshape(-1, self.filters)  # (m*H_out*W_out, C_out)
-        grads = {
-            "W": (cols.reshape(-1, K).T @ dZ2).reshape(self.params["W"].shape),
+        grads = {"W": (cols.reshape(-1, K).T @ dZ2).reshape(self.params["W"].shape)}
+        if "b" in self.params:
             # a matrix-vector product sums over the rows far faster than dZ2.sum(axis=0)
-            "b": self._ones(dZ2.shape[0], dZ2.dtype) @ dZ2,
-        }
+            grads["b"] = self._ones(dZ2.shape[0], dZ2.dtype) @ dZ2
         if not need_input_grad:
             return None, grads
         # col2im, one kernel offset (i, j) at a time: dcols[..., i, j, :] = dZ . W[i, j]^T is
@@ -214,6 +230,24 @@ class Conv2D(Layer):
             ones = self._ones_buf = np.ones(n, dtype=dtype)
         return ones
 
+    _passes = 0  # forward passes so far: a cache is valid while its count is the latest
+
+    def _cols_buffer(self, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """The im2col work array (m, H_out, W_out, kh, kw, C_in), reused by every forward pass
+        of the same shape: a fresh one per batch costs more (page faults, the kernel zeroing
+        new memory) than the copy into it. The cache of the previous pass becomes invalid
+        (``backward`` checks the pass count and refuses a stale cache)."""
+        self._passes += 1
+        size = math.prod(shape)
+        buf = getattr(self, "_cols", None)
+        if buf is None or buf.size < size or buf.dtype != dtype:
+            buf = self._cols = np.empty(size, dtype=dtype)  # a smaller last batch fits in it
+        return buf[:size].reshape(shape)
+
+    def __getstate__(self) -> dict:
+        """Pickles and copies leave the work arrays out (they are rebuilt on first use)."""
+        return {k: v for k, v in self.__dict__.items() if k not in _WORK_ARRAYS}
+
     def _padded_buffer(self, shape: tuple[int, ...], dtype) -> np.ndarray:
         """A zero-bordered work array for the padded input, reused between forward passes
         (only the interior is ever written, and nothing keeps it after forward returns)."""
@@ -230,4 +264,5 @@ class Conv2D(Layer):
             "kernel_size": list(self.kernel_size),
             "stride": self.stride,
             "padding": self.padding,
+            "bias": "b" in self.params,
         }

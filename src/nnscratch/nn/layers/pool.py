@@ -10,6 +10,15 @@ that do not fit are dropped, as in PyTorch's default), and GlobalAveragePool's A
 The only Python loops run over the kh*kw window offsets. MaxPool2D's forward caches its input
 and output; its backward sends each window's gradient to the first input (row-major) equal to
 the window's maximum, so ties go to the first maximum, as PyTorch's do.
+
+Fast path (``MaxPool2D.pairs``) for the common 2 x 2 windows with stride 2 on even H and W:
+the maximum of a window is taken in two steps of pairs, first along W (neighbouring columns,
+A_prev viewed as (m*H, W/2, 2C): the two halves of each last axis), then along H (rows, the
+result viewed as (m*H/2, 2, W/2*C): long contiguous rows). Backward works out from the cached
+pairs where each step's maximum came from (the first of a tie: the left column, the top row)
+and sends dA back through these two masks, rows first. The window's first maximum in
+row-major order lies in the top row if the top row holds the maximum, and then in the left
+column of that row if that holds it: the same input as the plain path's, ties included.
 """
 
 from __future__ import annotations
@@ -87,10 +96,18 @@ class _WindowPool(Layer):
 
 
 class MaxPool2D(_WindowPool):
-    """The maximum of each kh x kw window (default 2 x 2, stride = window)."""
+    """The maximum of each kh x kw window (default 2 x 2, stride = window).
+
+    ``pairs`` (class attribute, True): 2 x 2 windows of stride 2 on even H and W take the
+    two-step fast path (module docstring); False keeps the plain path everywhere.
+    """
+
+    pairs: bool = True
 
     def forward(self, A_prev: np.ndarray, training: bool = False):
         m, H, W, C = A_prev.shape
+        if self.pairs and self.pool_size == self.stride == (2, 2) and H % 2 == W % 2 == 0:
+            return self._forward_pairs(A_prev)
         H_out, W_out, slices = self._offsets(H, W)
         rows, cols = slices[0]
         A = A_prev[:, rows, cols, :].copy()  # (m, H_out, W_out, C)
@@ -99,6 +116,8 @@ class MaxPool2D(_WindowPool):
         return A, (A_prev, A)  # A_prev is alive anyway (the previous layer's output)
 
     def backward(self, dA: np.ndarray, cache, need_input_grad: bool = True):
+        if len(cache) == 3:  # the masks of _forward_pairs
+            return self._backward_pairs(dA, cache), {}
         A_prev, A = cache
         H_out, W_out, slices = self._offsets(A_prev.shape[1], A_prev.shape[2])
         tiled = self._tiles(A_prev.shape)  # every input in exactly one window: write, not add
@@ -120,6 +139,34 @@ class MaxPool2D(_WindowPool):
             else:
                 target += part
         return dA_prev, {}
+
+    def _forward_pairs(self, A_prev: np.ndarray):
+        """2 x 2, stride 2, even H and W: A (m, H/2, W/2, C) and the two masks."""
+        m, H, W, C = A_prev.shape
+        pairs = np.ascontiguousarray(A_prev).reshape(m * H, W // 2, 2 * C)
+        left, right = pairs[:, :, :C], pairs[:, :, C:]
+        columns = np.maximum(left, right)  # (m*H, W/2, C): the maximum of each column pair
+        rows = columns.reshape(m * H // 2, 2, W // 2 * C)
+        A = np.maximum(rows[:, 0], rows[:, 1])  # (m*H/2, W/2*C)
+        return A.reshape(m, H // 2, W // 2, C), (pairs, rows, A_prev.shape)
+
+    @staticmethod
+    def _backward_pairs(dA: np.ndarray, cache) -> np.ndarray:
+        """dA (m, H/2, W/2, C) -> dA_prev (m, H, W, C) through the masks, rows then columns."""
+        pairs, rows, shape = cache
+        m, H, W, C = shape
+        left_wins = pairs[:, :, :C] >= pairs[:, :, C:]  # the first of a tie: the left one
+        top_wins = rows[:, 0] >= rows[:, 1]  # the first of a tie: the top one
+        D = np.ascontiguousarray(dA).reshape(m * H // 2, W // 2 * C)
+        d_columns = np.empty((m * H // 2, 2, W // 2 * C), dtype=dA.dtype)
+        # the loser of each pair gets d - d * mask: exactly d where the mask is 0, 0 where 1
+        np.multiply(D, top_wins, out=d_columns[:, 0])
+        np.subtract(D, d_columns[:, 0], out=d_columns[:, 1])
+        d_columns = d_columns.reshape(m * H, W // 2, C)
+        dA_prev = np.empty((m * H, W // 2, 2 * C), dtype=dA.dtype)
+        np.multiply(d_columns, left_wins, out=dA_prev[:, :, :C])
+        np.subtract(d_columns, dA_prev[:, :, :C], out=dA_prev[:, :, C:])
+        return dA_prev.reshape(shape)
 
 
 class AveragePool2D(_WindowPool):

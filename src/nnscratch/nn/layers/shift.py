@@ -7,6 +7,9 @@
                          border row/column is added back onto the row/column it mirrors
     inference:           identity
 
+Both directions are slices, one per image (m small copies of H x W x C, no index arrays);
+the reflect padding is written into a reused work array by slices too (``reflect_pad``).
+
 Shifting each image by a few pixels, afresh every time it is used, is the classic augmentation
 for small image data sets (with ``fit(augment_flip=True)`` for mirror images). The shifts come
 from ``rng``, which ``fit`` points at its seeded generator (as it does for dropout masks, through
@@ -18,6 +21,23 @@ from __future__ import annotations
 import numpy as np
 
 from nnscratch.nn.layers.base import Layer
+
+
+def reflect_pad(A: np.ndarray, s: int, out: np.ndarray | None = None) -> np.ndarray:
+    """``np.pad(A, ((0, 0), (s, s), (s, s), (0, 0)), mode="reflect")`` for A (m, H, W, C) with
+    H, W > s, by slices into ``out`` (m, H+2s, W+2s, C) when given: padded row s-1-k copies
+    padded row s+1+k at the top, row s+H+k copies row s+H-2-k at the bottom (k = 0..s-1),
+    the same for columns; rows last, so that the corners are reflected twice."""
+    m, H, W, C = A.shape
+    if out is None:
+        out = np.empty((m, H + 2 * s, W + 2 * s, C), dtype=A.dtype)
+    out[:, s : s + H, s : s + W] = A
+    inner = out[:, s : s + H]
+    inner[:, :, s - 1 :: -1] = inner[:, :, s + 1 : 2 * s + 1]
+    inner[:, :, s + W :] = inner[:, :, s + W - 2 : W - 2 : -1]
+    out[:, s - 1 :: -1] = out[:, s + 1 : 2 * s + 1]
+    out[:, s + H :] = out[:, s + H - 2 : H - 2 : -1]
+    return out
 
 
 class RandomShift(Layer):
@@ -51,19 +71,21 @@ class RandomShift(Layer):
         s = self.max_shift
         rng = self.rng if self.mask_seed is None else np.random.default_rng([self.mask_seed, 7])
         dy, dx = rng.integers(0, 2 * s + 1, size=(2, m))
-        P = np.pad(A_prev, ((0, 0), (s, s), (s, s), (0, 0)), mode="reflect")
-        rows = (dy[:, None] + np.arange(H))[:, :, None]  # (m, H, 1)
-        cols = (dx[:, None] + np.arange(W))[:, None, :]  # (m, 1, W)
-        samples = np.arange(m)[:, None, None]
-        return P[samples, rows, cols], (samples, rows, cols, P.shape)
+        P = reflect_pad(A_prev, s, self._padded_buffer(A_prev, s))
+        A = np.empty_like(A_prev)
+        for n in range(m):
+            A[n] = P[n, dy[n] : dy[n] + H, dx[n] : dx[n] + W]
+        return A, (dy, dx, P.shape)
 
     def backward(self, dA: np.ndarray, cache, need_input_grad: bool = True):
         if cache is None or not need_input_grad:
             return (dA if need_input_grad else None), {}
-        samples, rows, cols, padded_shape = cache
+        dy, dx, padded_shape = cache
+        m, H, W, _ = dA.shape
         s = self.max_shift
         dP = np.zeros(padded_shape, dtype=dA.dtype)
-        dP[samples, rows, cols] = dA  # each image's window: no index repeats within it
+        for n in range(m):
+            dP[n, dy[n] : dy[n] + H, dx[n] : dx[n] + W] = dA[n]
         # fold the reflected borders back onto the rows they copy (numpy's "reflect": padded
         # row s-1-k copies padded row s+1+k at the top; padded row -s+k-1 copies padded row
         # -s-k-1 at the bottom, k = 0..s-1), first along H, then along W
@@ -72,6 +94,16 @@ class RandomShift(Layer):
         dP[:, :, s + 1 : 2 * s + 1] += dP[:, :, s - 1 :: -1]
         dP[:, :, -2 * s - 1 : -s - 1] += dP[:, :, -1 : -s - 1 : -1]
         return dP[:, s:-s, s:-s], {}
+
+    def _padded_buffer(self, A: np.ndarray, s: int) -> np.ndarray:
+        """The work array of the padded images, reused between forward passes (nothing keeps
+        it after forward returns: the shifted images are copied out of it)."""
+        m, H, W, C = A.shape
+        shape = (m, H + 2 * s, W + 2 * s, C)
+        buf = getattr(self, "_pad", None)
+        if buf is None or buf.shape != shape or buf.dtype != A.dtype:
+            buf = self._pad = np.empty(shape, dtype=A.dtype)
+        return buf
 
     def config(self) -> dict:
         return {**super().config(), "max_shift": self.max_shift}

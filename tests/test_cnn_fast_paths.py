@@ -1,0 +1,227 @@
+"""Every CNN fast path equals the plain path it stands beside: forward and all gradients,
+float64 to ~1e-12 and float32 to float32 rounding.
+
+- BatchNorm.long_rows: images in training mode on (m*H, W*C) rows
+- MaxPool2D.pairs: 2 x 2 / stride 2 windows by pairs of columns, then rows (ties included)
+- RandomShift: slices per image (against the fancy-index gather it replaced)
+- ConvNetwork: pool before relu, no conv bias before batch norm (against the written order
+  with the bias), and model configs from before the rule keep their biases
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnscratch.models.conv import ConvNetwork
+from nnscratch.nn.layers import BatchNorm, MaxPool2D, RandomShift
+from nnscratch.nn.layers.shift import reflect_pad
+
+TOLERANCE = {np.float64: {"rtol": 1e-12, "atol": 1e-12}, np.float32: {"rtol": 2e-5, "atol": 2e-5}}
+DTYPES = [np.float64, np.float32]
+
+
+def _close(a, b, dtype):
+    np.testing.assert_allclose(a, b, **TOLERANCE[dtype])
+
+
+# ---- batch norm on long rows --------------------------------------------------------------
+def _batch_norms(dtype, C):
+    fast, plain = (BatchNorm(C, index=1, dtype=dtype) for _ in range(2))
+    plain.long_rows = False
+    rng = np.random.default_rng(1)
+    for layer in (fast, plain):
+        layer.params["gamma"][:] = rng.uniform(0.5, 2, C) if layer is fast else fast.params["gamma"]
+        layer.params["beta"][:] = np.arange(C) - 1.0
+    return fast, plain
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("need_input_grad", [True, False])
+def test_batch_norm_long_rows_equal_the_plain_path(dtype, need_input_grad):
+    rng = np.random.default_rng(0)
+    Z = (rng.standard_normal((4, 6, 5, 3)) * 3 + 2).astype(dtype)
+    dout = rng.standard_normal(Z.shape).astype(dtype)
+    fast, plain = _batch_norms(dtype, 3)
+    out_f, cache_f = fast.forward(Z, training=True)
+    out_p, cache_p = plain.forward(Z, training=True)
+    _close(out_f, out_p, dtype)
+    for name in ("running_mean", "running_var"):
+        _close(fast.buffers[name], plain.buffers[name], dtype)
+    dZ_f, grads_f = fast.backward(dout, cache_f, need_input_grad)
+    dZ_p, grads_p = plain.backward(dout, cache_p, need_input_grad)
+    assert (dZ_f is None) == (dZ_p is None) == (not need_input_grad)
+    if need_input_grad:
+        _close(dZ_f, dZ_p, dtype)
+    assert set(grads_f) == set(grads_p) == {"gamma", "beta"}
+    for name in grads_f:
+        _close(grads_f[name], grads_p[name], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batch_norm_long_rows_in_inference_mode_equal_the_plain_path(dtype):
+    fast, plain = _batch_norms(dtype, 3)
+    rng = np.random.default_rng(2)
+    for layer in (fast, plain):
+        layer.buffers["running_mean"][:] = [0.5, -1.0, 2.0]
+        layer.buffers["running_var"][:] = [0.25, 4.0, 1.5]
+    Z = rng.standard_normal((5, 4, 6, 3)).astype(dtype)
+    dout = rng.standard_normal(Z.shape).astype(dtype)
+    out_f, cache_f = fast.forward(Z)
+    out_p, cache_p = plain.forward(Z)
+    _close(out_f, out_p, dtype)
+    dZ_f, grads_f = fast.backward(dout, cache_f)
+    dZ_p, grads_p = plain.backward(dout, cache_p)
+    _close(dZ_f, dZ_p, dtype)
+    for name in grads_f:
+        _close(grads_f[name], grads_p[name], dtype)
+
+
+def test_batch_norm_long_rows_only_on_images():
+    fast, plain = _batch_norms(np.float64, 3)
+    flat = np.random.default_rng(2).standard_normal((80, 3))
+    np.testing.assert_array_equal(fast.forward(flat, True)[0], plain.forward(flat, True)[0])
+
+
+# ---- max-pool by pairs ----------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ties", [False, True])
+def test_max_pool_pairs_equal_the_plain_path(dtype, ties):
+    rng = np.random.default_rng(3)
+    shape = (3, 6, 8, 5)
+    # small integers: most windows hold tied maxima, which must go to the same input
+    X = rng.integers(-2, 3, shape) if ties else rng.standard_normal(shape)
+    X = X.astype(dtype)
+    dA = rng.standard_normal((3, 3, 4, 5)).astype(dtype)
+    fast, plain = MaxPool2D(2), MaxPool2D(2)
+    plain.pairs = False
+    A_f, cache_f = fast.forward(X, True)
+    A_p, cache_p = plain.forward(X, True)
+    assert len(cache_f) == 3 and len(cache_p) == 2  # the fast path was taken
+    np.testing.assert_array_equal(A_f, A_p)
+    np.testing.assert_array_equal(fast.backward(dA, cache_f)[0], plain.backward(dA, cache_p)[0])
+
+
+def test_max_pool_pairs_only_where_they_tile():
+    X = np.random.default_rng(4).standard_normal((2, 5, 6, 3))  # odd H: the plain path
+    assert len(MaxPool2D(2).forward(X)[1]) == 2
+    assert len(MaxPool2D(2, stride=1).forward(X[:, :4])[1]) == 2
+
+
+# ---- random shift by slices -----------------------------------------------------------------
+@pytest.mark.parametrize("s", [1, 2, 4])
+def test_reflect_pad_equals_numpy_pad(s):
+    for H, W in ((5, 7), (s + 1, s + 2), (9, 9)):
+        A = np.random.default_rng(s).standard_normal((2, H, W, 3))
+        expected = np.pad(A, ((0, 0), (s, s), (s, s), (0, 0)), mode="reflect")
+        np.testing.assert_array_equal(reflect_pad(A, s), expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_random_shift_by_slices_equals_the_gather(dtype):
+    """The slices against the index-array gather (and its scatter-add backward)."""
+    rng = np.random.default_rng(5)
+    m, H, W, C, s = 6, 7, 9, 2, 3
+    A = rng.standard_normal((m, H, W, C)).astype(dtype)
+    dA = rng.standard_normal(A.shape).astype(dtype)
+    layer = RandomShift(s)
+    layer.mask_seed = 11  # the same shifts in every forward pass, and in the reference below
+    out, cache = layer.forward(A, training=True)
+    dy, dx = np.random.default_rng([11, 7]).integers(0, 2 * s + 1, size=(2, m))
+    P = np.pad(A, ((0, 0), (s, s), (s, s), (0, 0)), mode="reflect")
+    rows = (dy[:, None] + np.arange(H))[:, :, None]
+    cols = (dx[:, None] + np.arange(W))[:, None, :]
+    samples = np.arange(m)[:, None, None]
+    np.testing.assert_array_equal(out, P[samples, rows, cols])
+    # backward: the gradient of sum(out * dA) by the chain rule through np.pad's reflection
+    index = np.arange(A.size).reshape(A.shape)
+    source = np.pad(index, ((0, 0), (s, s), (s, s), (0, 0)), mode="reflect")[samples, rows, cols]
+    expected = np.zeros(A.size, dtype=dtype)
+    np.add.at(expected, source.ravel(), dA.ravel())
+    dA_prev, _ = layer.backward(dA, cache)
+    _close(dA_prev, expected.reshape(A.shape), dtype)
+
+
+# ---- the network's exact rewrites -----------------------------------------------------------
+ARCHITECTURE = "shift1-conv4x3-bn-relu-pool2-conv5x3-bn-relu-pool2-gap-dense6-relu"
+
+
+def _pair(dtype, **kwargs):
+    """(fast, plain): the same weights; plain in the written order, with zero conv biases."""
+    name = np.dtype(dtype).name
+    fast = ConvNetwork(ARCHITECTURE, input_shape=(8, 8, 3), dtype=name, seed=3, **kwargs)
+
+    class WrittenOrder(ConvNetwork):
+        pool_before_relu = False
+
+    plain = WrittenOrder(
+        ARCHITECTURE, input_shape=(8, 8, 3), dtype=name, seed=3, bias_before_bn=True, **kwargs
+    )
+    return fast, plain
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pool_before_relu_and_no_bias_before_bn_change_nothing(dtype):
+    fast, plain = _pair(dtype)
+    kinds = [type(layer).__name__ for layer in fast.layers][:6]
+    assert kinds[2:4] == ["BatchNorm", "MaxPool2D"]  # pool moved before relu
+    assert "b1" not in fast.parameters and "b2" not in fast.parameters
+    assert not plain.parameters["b1"].any()  # the written order's biases start at zero
+    rng = np.random.default_rng(6)
+    X = rng.random((5, 8, 8, 3)).astype(dtype)
+    y = np.array([0, 1, 1, 0, 1])
+    with fast.fixed_dropout_masks(1), plain.fixed_dropout_masks(1):
+        cost_f, grads_f = fast.cost_and_gradients(X, y)
+        cost_p, grads_p = plain.cost_and_gradients(X, y)
+    assert cost_f == pytest.approx(cost_p, rel=1e-12 if dtype is np.float64 else 1e-5)
+    for name, g in grads_f.items():
+        _close(g, grads_p[name], dtype)
+    for name in ("b1", "b2"):  # what the fast network leaves out has no gradient
+        np.testing.assert_allclose(grads_p[name], 0, atol=TOLERANCE[dtype]["atol"])
+    _close(fast.logits(X), plain.logits(X), dtype)
+
+
+def test_a_config_from_before_the_rule_keeps_its_conv_biases():
+    new = ConvNetwork(ARCHITECTURE, input_shape=(8, 8, 3))
+    assert new.config()["bias_before_bn"] is False
+    old_config = {k: v for k, v in new.config().items() if k != "bias_before_bn"}
+    old = ConvNetwork.from_config(old_config)
+    assert {"b1", "b2"} <= set(old.parameters)
+    assert ConvNetwork.count_weights(old_config) == old.n_parameters
+    assert ConvNetwork.count_weights(new.config()) == new.n_parameters
+    assert ConvNetwork.from_config(new.config()).n_parameters == new.n_parameters
+
+
+# ---- the conv layer's reused im2col work array ----------------------------------------------
+def _conv(seed=0):
+    from nnscratch.nn.initializers import get_initializer
+    from nnscratch.nn.layers import Conv2D
+
+    rng = np.random.default_rng(seed)
+    return Conv2D(3, 4, 3, init=get_initializer("he"), rng=rng, dtype=np.float64, index=1)
+
+
+def test_conv_work_array_reuse_gives_the_fresh_result_and_refuses_a_stale_cache():
+    import pickle
+
+    rng = np.random.default_rng(7)
+    X1, X2 = rng.standard_normal((2, 5, 6, 6, 3))
+    dZ = rng.standard_normal((5, 6, 6, 4))
+    reused, fresh = _conv(), _conv()
+    _, stale = reused.forward(X1, True)
+    Z, cache = reused.forward(X2, True)  # the same work array, overwritten
+    Z_fresh, cache_fresh = fresh.forward(X2, True)
+    np.testing.assert_array_equal(Z, Z_fresh)
+    dA, grads = reused.backward(dZ, cache)
+    dA_fresh, grads_fresh = fresh.backward(dZ, cache_fresh)
+    np.testing.assert_array_equal(dA, dA_fresh)
+    for name in grads:
+        np.testing.assert_array_equal(grads[name], grads_fresh[name])
+    with pytest.raises(RuntimeError, match="latest forward pass"):
+        reused.backward(dZ, stale)
+    # a smaller batch uses the front of the same array
+    Z_small, _ = reused.forward(X2[:2], True)
+    np.testing.assert_array_equal(Z_small, Z_fresh[:2])
+    copy = pickle.loads(pickle.dumps(reused))
+    assert not hasattr(copy, "_cols") and hasattr(reused, "_cols")
+    np.testing.assert_array_equal(copy.forward(X2, True)[0], Z_fresh)
