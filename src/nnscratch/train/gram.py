@@ -38,6 +38,9 @@ Results equal the article's path to float rounding (tests/test_gram.py), not bit
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+
 import numpy as np
 
 from nnscratch.nn.layers.dense import Dense
@@ -110,14 +113,15 @@ class GramPath:
         self.l2_others = None
         if l2 is not None:
             self.l2_others = L2Penalty(l2.lam, l2.m, [n for n in l2.names if n != self.wkey])
-        self.Xe = np.empty((k, X.shape[1]), dtype=dtype)  # [X; W1_0; V_0]
-        self.Xe[:m] = X
-        self.Ge = np.empty((m, k), dtype=dtype)  # X Xe^T
-        np.matmul(X, X.T, out=self.Ge[:, :m])
+        self.B = np.zeros((2 * n1, X.shape[1]), dtype=dtype)  # the basis [W1_0; V_0]; Xe = [X; B]
+        # The coordinates and the Gram matrices in float64 (small: k columns), whatever the
+        # network's dtype: float32 sums of n_0 products lose more than the article's path.
+        self.Ge = np.empty((m, k))  # X Xe^T, its first m columns X X^T
+        self.Ge[:, :m] = gram_matrix(X)
         self.H: np.ndarray | None = None  # Xe Xe^T, for the L2 cost
-        self.theta = np.zeros((n1, k), dtype=dtype)
-        self.v_theta = np.zeros((n1, k), dtype=dtype)
-        self._dtheta = np.zeros((n1, k), dtype=dtype)
+        self.theta = np.zeros((n1, k))
+        self.v_theta = np.zeros((n1, k))
+        self._dtheta = np.zeros((n1, k))
         if self.momentum:  # the clone's velocity of W1 is Theta_v, updated in place
             self._opt.state["v"][self.wkey] = self.v_theta
         self._dirty = False  # Theta has moved since W1 was last written
@@ -133,9 +137,9 @@ class GramPath:
     def rebase(self) -> None:
         """Start again from the live W1 and velocity: W1_0, V_0 := them, Theta = [0, I, 0]."""
         m, n1 = self.m, self.n1
-        self.Xe[m : m + n1] = self.W1
+        self.B[:n1] = self.W1
         v = self._live_velocity()
-        self.Xe[m + n1 :] = 0 if v is None or v.shape != self.W1.shape else v
+        self.B[n1:] = 0 if v is None or v.shape != self.W1.shape else v
         self._set_basis_products()
         self.theta[...] = 0
         self.theta[:, m : m + n1] = np.eye(n1, dtype=self.theta.dtype)
@@ -146,9 +150,10 @@ class GramPath:
 
     def _set_basis_products(self) -> None:
         m = self.m
-        np.matmul(self.X, self.Xe[m:].T, out=self.Ge[:, m:])
-        if self.l2 is not None:
-            self.H = self.Xe @ self.Xe.T
+        self.Ge[:, m:] = _products(self.X, self.B)
+        if self.l2 is not None:  # [[X X^T, X B^T], [B X^T, B B^T]]
+            B = self.B
+            self.H = np.block([[self.Ge[:, :m], self.Ge[:, m:]], [self.Ge[:, m:].T, _products(B, B)]])
 
     def _check_live(self) -> None:
         """After a materialisation: start again from the live arrays if anyone changed them."""
@@ -168,14 +173,14 @@ class GramPath:
         """W1 = Theta Xe and v = Theta_v Xe, into the network's and the optimizer's arrays."""
         if not self._dirty:
             return
-        np.matmul(self.theta, self.Xe, out=self.W1)
+        _combine(self.theta, self.X, self.B, out=self.W1)
         v = None
         if self.momentum:
             velocities = self.optimizer.state["v"]
             v = velocities.get(self.wkey)
             if v is None or v.shape != self.W1.shape or v.dtype != self.W1.dtype:
                 v = velocities[self.wkey] = np.empty_like(self.W1)
-            np.matmul(self.v_theta, self.Xe, out=v)
+            _combine(self.v_theta, self.X, self.B, out=v)
         self._dirty = False
         self._shown = (self.W1.copy(), None if v is None else v.copy())
 
@@ -191,7 +196,7 @@ class GramPath:
         the batch's cost before the update (L2 included); no update when it is not finite."""
         self._check_live()
         net = self.net
-        Z = self.Ge[idx] @ self.theta.T  # Z1 = X[idx] W1^T  (n, n_1)
+        Z = (self.Ge[idx] @ self.theta.T).astype(self.W1.dtype)  # Z1 = X[idx] W1^T  (n, n_1)
         Z += self.b1
         A, caches = Z, []
         for layer in self.rest:  # L_model_forward from layer 2 on
@@ -214,7 +219,7 @@ class GramPath:
             cost += self.l2_others.cost(self.others)
             cost += self.l2.lam / (2 * self.l2.m) * float(np.vdot(self.theta, self.theta @ self.H))
             self.l2_others.add_gradients(self.others, grads)
-            dtheta += self.theta * dtheta.dtype.type(self.l2.lam / self.l2.m)
+            dtheta += self.theta * (self.l2.lam / self.l2.m)
         if np.isfinite(cost):
             self.optimizer.step(self.others, grads, learning_rate=learning_rate)
             self._opt.step({self.wkey: self.theta}, {self.wkey: dtheta}, learning_rate)
@@ -236,7 +241,7 @@ class GramPath:
         return {
             "theta": self.theta.copy(),
             "v_theta": self.v_theta.copy(),
-            "basis": self.Xe[self.m :].copy(),
+            "basis": self.B.copy(),
         }
 
     def load_state_dict(self, d: dict) -> None:
@@ -247,10 +252,10 @@ class GramPath:
         except (KeyError, TypeError):
             self.rebase()
             return
-        if theta.shape != self.theta.shape or basis.shape != self.Xe[self.m :].shape:
+        if theta.shape != self.theta.shape or basis.shape != self.B.shape:
             self.rebase()
             return
-        self.Xe[self.m :] = basis
+        self.B[...] = basis
         self._set_basis_products()
         self.theta[...] = theta
         self.v_theta[...] = v_theta
@@ -266,8 +271,74 @@ class GramPath:
             self.rebase()
 
 
+def one_blas_thread() -> contextlib.AbstractContextManager:
+    """Within it NumPy's BLAS runs on one thread, where threadpoolctl is installed (the
+    ``sklearn`` extra brings it): the Gram path's products are a few hundred rows each, too
+    small to share, and on a busy machine a second thread mostly waits for a core."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
 def _live_parameters(net: Sequential) -> dict[str, np.ndarray]:
     """``net.parameters`` without the read hook."""
     return {
         f"{name}{layer.index}": array for layer in net.layers for name, array in layer.params.items()
     }
+
+
+#: Bytes of the n_0-wide arrays taken at a time into float64 (bounded extra memory).
+CHUNK_BYTES = 2**19
+
+
+#: Gram matrices X X^T kept for the next run on the same X (an ensemble trains each member on
+#: it), by X's shape, dtype and content digest; one entry, and only a small one.
+_GRAM_CACHE: dict[tuple, np.ndarray] = {}
+MAX_CACHED_BYTES = 16 * 2**20
+
+
+def gram_matrix(X: np.ndarray) -> np.ndarray:
+    """X X^T (m, m) in float64 (read-only), for X (m, n_0); the last one is reused when X
+    is the same."""
+    X = np.ascontiguousarray(X)
+    key = (X.shape, X.dtype.str, hashlib.blake2b(memoryview(X).cast("B")).hexdigest())
+    G = _GRAM_CACHE.get(key)
+    if G is None:
+        G = _products(X, X)
+        G.flags.writeable = False
+        _GRAM_CACHE.clear()
+        if G.nbytes <= MAX_CACHED_BYTES:
+            _GRAM_CACHE[key] = G
+    return G
+
+
+def _products(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """A B^T in float64, A (p, n_0), B (q, n_0) of any float dtype: (p, q), summed over
+    column chunks of ``CHUNK`` so that float32 inputs are never copied whole."""
+    out = np.zeros((A.shape[0], B.shape[0]))
+    step = _chunk(A.shape[0] + B.shape[0])
+    for c in range(0, A.shape[1], step):
+        a = A[:, c : c + step].astype(np.float64, copy=False)
+        if B is A:
+            out += a @ a.T  # symmetric: BLAS's syrk, half the work
+        else:
+            out += a @ B[:, c : c + step].astype(np.float64, copy=False).T
+    return out
+
+
+def _chunk(rows: int) -> int:
+    """Columns per chunk: about ``CHUNK_BYTES`` of float64 for ``rows`` rows."""
+    return max(64, CHUNK_BYTES // (8 * rows))
+
+
+def _combine(theta: np.ndarray, X: np.ndarray, B: np.ndarray, *, out: np.ndarray) -> None:
+    """out = theta [X; B] (theta float64 (n_1, m + q), X (m, n_0), B (q, n_0)), in float64,
+    rounded once into ``out`` (n_1, n_0) of the network's dtype, a chunk of columns at a time."""
+    m = X.shape[0]
+    step = _chunk(X.shape[0] + B.shape[0])
+    for c in range(0, X.shape[1], step):
+        part = theta[:, :m] @ X[:, c : c + step].astype(np.float64, copy=False)
+        part += theta[:, m:] @ B[:, c : c + step].astype(np.float64, copy=False)
+        out[:, c : c + step] = part

@@ -18,6 +18,7 @@ whose cost was finite (see ``Rollback``).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +28,7 @@ from nnscratch.base.validation import all_finite
 from nnscratch.nn.metrics import accuracy
 from nnscratch.nn.model import Sequential
 from nnscratch.train.batches import Batches
-from nnscratch.train.gram import GramPath
+from nnscratch.train.gram import GramPath, one_blas_thread
 from nnscratch.train.optimizers import Optimizer
 from nnscratch.train.regularization import L2Penalty
 from nnscratch.train.schedules import Schedule
@@ -77,6 +78,10 @@ class Loop:
         """Train until ``total_steps`` steps are done or a callback stops it, updating the
         network in place and ``history`` and ``st`` as it goes (a resumed ``st`` carries on
         where it stood)."""
+        with one_blas_thread() if self.gram is not None else contextlib.nullcontext():
+            self._run(history, st)
+
+    def _run(self, history: History, st: TrainingState) -> None:
         rollback = self._rollback()
         # st.offset > 0: inside an epoch (a resumed run), which is finished before the next
         while st.step < self.total_steps or st.offset > 0:
