@@ -40,7 +40,9 @@ class Batches:
         """Where the epoch's batches start, from sample ``offset`` of the epoch on."""
         return range(offset, self.m, self.size)
 
-    def indices(self, order: np.ndarray | None, start: int) -> tuple[slice | np.ndarray, np.ndarray]:
+    def indices(
+        self, order: np.ndarray | None, start: int
+    ) -> tuple[slice | np.ndarray, np.ndarray]:
         """(idx, Y_batch (n, n_L)): which rows of X make the batch of ``batch`` (a slice, or
         the epoch's indices) and its targets, without gathering X (flips: see ``batch``)."""
         n = min(self.size, self.m - start)

@@ -153,7 +153,9 @@ class GramPath:
         self.Ge[:, m:] = _products(self.X, self.B)
         if self.l2 is not None:  # [[X X^T, X B^T], [B X^T, B B^T]]
             B = self.B
-            self.H = np.block([[self.Ge[:, :m], self.Ge[:, m:]], [self.Ge[:, m:].T, _products(B, B)]])
+            self.H = np.block(
+                [[self.Ge[:, :m], self.Ge[:, m:]], [self.Ge[:, m:].T, _products(B, B)]]
+            )
 
     def _check_live(self) -> None:
         """After a materialisation: start again from the live arrays if anyone changed them."""
@@ -285,7 +287,9 @@ def one_blas_thread() -> contextlib.AbstractContextManager:
 def _live_parameters(net: Sequential) -> dict[str, np.ndarray]:
     """``net.parameters`` without the read hook."""
     return {
-        f"{name}{layer.index}": array for layer in net.layers for name, array in layer.params.items()
+        f"{name}{layer.index}": array
+        for layer in net.layers
+        for name, array in layer.params.items()
     }
 
 
