@@ -8,6 +8,7 @@ fixed X every update of W1 is a combination of the rows of X (dW1 = dZ1^T X) and
 (L2: dW1 += lambda/m W1), and momentum's velocity likewise. So W1 stays
 
     W1 = Theta Xe,   Xe = [X; W1_0; V_0]  (k, n_0),  k = m + 2 n_1,   Theta (n_1, k)
+    (plain gradient descent has no velocity: Xe = [X; W1_0], k = m + n_1)
 
 with W1_0 and V_0 the weights and velocity when the path took over (Theta = [0, I, 0] then),
 and the velocity v = Theta_v Xe (Theta_v = [0, 0, I]). In those coordinates:
@@ -79,7 +80,7 @@ def why_not(net, batches: Batches, optimizer: Optimizer) -> str | None:
     if optimizer.clip_norm is not None:
         return "gradient clipping rescales by a norm"
     m, n0, n1 = batches.m, first.n_in, first.n_out
-    k = m + 2 * n1
+    k = m + 2 * n1  # at most
     if 4 * k > n0:
         return f"no cheaper: {m} samples against {n0} input features"
     if m * (k + k) * batches.X.dtype.itemsize > MAX_GRAM_BYTES:
@@ -107,13 +108,14 @@ class GramPath:
         self._opt = optimizer_from_config(optimizer.config())  # steps Theta; same rule
         m, n1 = X.shape[0], self.W1.shape[0]
         self.m, self.n1 = m, n1
-        self.k = k = m + 2 * n1
+        # the basis: W1_0, and V_0 for momentum (gradient descent has no velocity)
+        self.k = k = m + (2 if self.momentum else 1) * n1
         dtype = X.dtype
         self.l2 = l2
         self.l2_others = None
         if l2 is not None:
             self.l2_others = L2Penalty(l2.lam, l2.m, [n for n in l2.names if n != self.wkey])
-        self.B = np.zeros((2 * n1, X.shape[1]), dtype=dtype)  # the basis [W1_0; V_0]; Xe = [X; B]
+        self.B = np.zeros((k - m, X.shape[1]), dtype=dtype)  # [W1_0; V_0]; Xe = [X; B]
         # The coordinates and the Gram matrices in float64 (small: k columns), whatever the
         # network's dtype: float32 sums of n_0 products lose more than the article's path.
         self.Ge = np.empty((m, k))  # X Xe^T, its first m columns X X^T
@@ -125,7 +127,7 @@ class GramPath:
         if self.momentum:  # the clone's velocity of W1 is Theta_v, updated in place
             self._opt.state["v"][self.wkey] = self.v_theta
         self._dirty = False  # Theta has moved since W1 was last written
-        self._shown: tuple[np.ndarray, np.ndarray | None] | None = None
+        self._shown: tuple[str, str | None] | None = None  # digests of what was written
         self.rebase()
         net._before_parameters_read = self.materialize
         optimizer._before_state_read = self.materialize
@@ -139,7 +141,8 @@ class GramPath:
         m, n1 = self.m, self.n1
         self.B[:n1] = self.W1
         v = self._live_velocity()
-        self.B[n1:] = 0 if v is None or v.shape != self.W1.shape else v
+        if self.momentum:
+            self.B[n1:] = 0 if v is None or v.shape != self.W1.shape else v
         self._set_basis_products()
         self.theta[...] = 0
         self.theta[:, m : m + n1] = np.eye(n1, dtype=self.theta.dtype)
@@ -161,12 +164,8 @@ class GramPath:
         """After a materialisation: start again from the live arrays if anyone changed them."""
         if self._shown is None:
             return
-        W, v = self._shown
         live_v = self._live_velocity()
-        same_v = (v is None and live_v is None) or (
-            v is not None and live_v is not None and np.array_equal(v, live_v)
-        )
-        if not (np.array_equal(W, self.W1) and same_v):
+        if self._shown != (_digest(self.W1), None if live_v is None else _digest(live_v)):
             self.rebase()
         self._shown = None
 
@@ -184,7 +183,7 @@ class GramPath:
                 v = velocities[self.wkey] = np.empty_like(self.W1)
             _combine(self.v_theta, self.X, self.B, out=v)
         self._dirty = False
-        self._shown = (self.W1.copy(), None if v is None else v.copy())
+        self._shown = (_digest(self.W1), None if v is None else _digest(v))
 
     def close(self) -> None:
         """Materialise and detach: the network and optimizer are plain again."""
@@ -208,7 +207,9 @@ class GramPath:
         dA = net.loss.output_gradient(net.loss.activation.forward(A), Yb)
         grads: dict[str, np.ndarray] = {}
         for layer, cache in zip(reversed(self.rest), reversed(caches), strict=True):
-            dA, layer_grads = layer.backward(dA, cache, need_input_grad=True)
+            dA_prev, layer_grads = layer.backward(dA, cache, need_input_grad=True)
+            assert dA_prev is not None, "asked for: the first layer needs it"
+            dA = dA_prev
             for name, g in layer_grads.items():
                 grads[f"{name}{layer.index}"] = g
         dZ1 = dA  # (n, n_1)
@@ -265,7 +266,8 @@ class GramPath:
         live_W, live_v = self.W1.copy(), self._live_velocity()
         live_v = None if live_v is None else live_v.copy()
         self.materialize()  # what this state stands for, against what the network holds
-        same_v = live_v is None or np.array_equal(live_v, self._live_velocity())
+        now_v = self._live_velocity()
+        same_v = live_v is None or (now_v is not None and np.array_equal(live_v, now_v))
         if not (np.array_equal(live_W, self.W1) and same_v):
             np.copyto(self.W1, live_W)
             if live_v is not None:
@@ -278,10 +280,16 @@ def one_blas_thread() -> contextlib.AbstractContextManager:
     ``sklearn`` extra brings it): the Gram path's products are a few hundred rows each, too
     small to share, and on a busy machine a second thread mostly waits for a core."""
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
     except ImportError:
         return contextlib.nullcontext()
     return threadpool_limits(1, user_api="blas")
+
+
+def _digest(a: np.ndarray) -> str:
+    """A digest of an array's content (to tell whether anyone changed it; no copy kept)."""
+    a = np.ascontiguousarray(a)
+    return hashlib.blake2b(a.data.cast("B"), digest_size=16).hexdigest()
 
 
 def _live_parameters(net: Sequential) -> dict[str, np.ndarray]:
@@ -294,7 +302,7 @@ def _live_parameters(net: Sequential) -> dict[str, np.ndarray]:
 
 
 #: Bytes of the n_0-wide arrays taken at a time into float64 (bounded extra memory).
-CHUNK_BYTES = 2**19
+CHUNK_BYTES = 2**18
 
 
 #: Gram matrices X X^T kept for the next run on the same X (an ensemble trains each member on
@@ -306,8 +314,7 @@ MAX_CACHED_BYTES = 16 * 2**20
 def gram_matrix(X: np.ndarray) -> np.ndarray:
     """X X^T (m, m) in float64 (read-only), for X (m, n_0); the last one is reused when X
     is the same."""
-    X = np.ascontiguousarray(X)
-    key = (X.shape, X.dtype.str, hashlib.blake2b(memoryview(X).cast("B")).hexdigest())
+    key = (X.shape, X.dtype.str, _digest(X))
     G = _GRAM_CACHE.get(key)
     if G is None:
         G = _products(X, X)
