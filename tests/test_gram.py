@@ -250,3 +250,39 @@ def test_the_gram_matrix_is_reused_only_for_the_same_inputs():
     np.testing.assert_allclose(gram_matrix(X2), X2 @ X2.T, rtol=1e-12)
     assert not G.flags.writeable  # shared: the cache cannot be changed through it
     np.testing.assert_allclose(gram_matrix(X), X @ X.T, rtol=1e-12)
+
+
+def test_a_checkpointed_and_resumed_run_of_the_gd_recipe_is_bitwise(tmp_path):
+    """The default recipe's kind of run (full-batch GD, an ensemble) on the Gram path,
+    checkpointed to files, interrupted and resumed from the file: bitwise the plain run."""
+    pytest.importorskip("h5py")
+    from nnscratch.app.interrupts import InterruptFlag
+    from nnscratch.app.recipe import TrainConfig, train_cats
+    from nnscratch.app.runs import RunDirectory, TrainingInterrupted
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, size=(24, 16, 16, 3), dtype=np.uint8)
+    y = (np.arange(24) % 3 == 0).astype(np.int64)
+    recipe = TrainConfig(layers=(6, 3), ensemble=2, iterations=30, optimizer="momentum", l2=0.1)
+    plain = train_cats(recipe, x, y)
+    run = RunDirectory.create(tmp_path / "run")
+    checkpointed = run.train(recipe, x, y, every=4)  # reads W1 every 4 updates
+    for key, a in plain.model.parameters.items():
+        np.testing.assert_array_equal(checkpointed.model.parameters[key], a, err_msg=key)
+
+    interrupt = InterruptFlag()
+
+    class CtrlC(Callback):
+        calls = 0
+
+        def on_iteration_end(self, net, iteration, cost, history):
+            CtrlC.calls += 1
+            interrupt.requested = CtrlC.calls == 41  # inside the second network
+
+    run = RunDirectory.create(tmp_path / "again")
+    with pytest.raises(TrainingInterrupted):
+        run.train(recipe, x, y, callbacks=[CtrlC()], interrupt=interrupt)
+    resumed = RunDirectory.open(tmp_path / "again")
+    result = resumed.train(resumed.checkpoint.config, x, y)
+    for key, a in plain.model.parameters.items():
+        np.testing.assert_array_equal(result.model.parameters[key], a, err_msg=key)

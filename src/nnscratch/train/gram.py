@@ -255,7 +255,8 @@ class GramPath:
         except (KeyError, TypeError):
             self.rebase()
             return
-        if theta.shape != self.theta.shape or basis.shape != self.B.shape:
+        shapes = (theta.shape, v_theta.shape, basis.shape)
+        if shapes != (self.theta.shape, self.v_theta.shape, self.B.shape):
             self.rebase()
             return
         self.B[...] = basis
