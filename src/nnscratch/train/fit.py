@@ -28,7 +28,7 @@ from nnscratch.base.validation import check_positive, check_same_length, check_X
 from nnscratch.train.augment import image_view
 from nnscratch.train.batches import Batches
 from nnscratch.train.callbacks import Callback, EarlyStopping, PrintCost
-from nnscratch.train.gram import GramPath, why_not
+from nnscratch.train.gram import GramPath, one_blas_thread, why_not
 from nnscratch.train.loop import Loop
 from nnscratch.train.optimizers import Optimizer, get_optimizer, is_weight
 from nnscratch.train.randomness import dropout_rng, training_rngs
@@ -187,7 +187,8 @@ def fit(
             pass
     with dropout_rng(net, rngs["dropout"]):
         if gram_path and why_not(net, batches, opt) is None:
-            loop.gram = state.fast_path = GramPath(net, X, opt, l2_penalty)
+            with one_blas_thread():
+                loop.gram = state.fast_path = GramPath(net, X, opt, l2_penalty)
         try:
             for cb in callbacks:
                 cb.on_train_begin(net, history)

@@ -197,7 +197,10 @@ class GramPath:
         the batch's cost before the update (L2 included); no update when it is not finite."""
         self._check_live()
         net = self.net
-        Z = (self.Ge[idx] @ self.theta.T).astype(self.W1.dtype)  # Z1 = X[idx] W1^T  (n, n_1)
+        # Z1 = X[idx] W1^T (n, n_1), in float64 and rounded once: X X^T of images is ill
+        # conditioned (all pixels positive), and a float32 product here loses more than the
+        # article's X W1^T does
+        Z = (self.Ge[idx] @ self.theta.T).astype(self.W1.dtype)
         Z += self.b1
         A, caches = Z, []
         for layer in self.rest:  # L_model_forward from layer 2 on
@@ -330,7 +333,7 @@ def _products(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """A B^T in float64, A (p, n_0), B (q, n_0) of any float dtype: (p, q), summed over
     column chunks of ``CHUNK`` so that float32 inputs are never copied whole."""
     out = np.zeros((A.shape[0], B.shape[0]))
-    step = _chunk(A.shape[0] + B.shape[0])
+    step = _chunk(A.shape[0] + (0 if B is A else B.shape[0]), A.nbytes)
     for c in range(0, A.shape[1], step):
         a = A[:, c : c + step].astype(np.float64, copy=False)
         if B is A:
@@ -340,16 +343,17 @@ def _products(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return out
 
 
-def _chunk(rows: int) -> int:
-    """Columns per chunk: about ``CHUNK_BYTES`` of float64 for ``rows`` rows."""
-    return max(64, CHUNK_BYTES // (8 * rows))
+def _chunk(rows: int, total_bytes: int) -> int:
+    """Columns per chunk: float64 copies of ``rows`` rows of about an eighth of the inputs'
+    ``total_bytes`` (at least ``CHUNK_BYTES``): memory bounded, products large enough."""
+    return max(64, max(CHUNK_BYTES, total_bytes // 8) // (8 * rows))
 
 
 def _combine(theta: np.ndarray, X: np.ndarray, B: np.ndarray, *, out: np.ndarray) -> None:
     """out = theta [X; B] (theta float64 (n_1, m + q), X (m, n_0), B (q, n_0)), in float64,
     rounded once into ``out`` (n_1, n_0) of the network's dtype, a chunk of columns at a time."""
     m = X.shape[0]
-    step = _chunk(X.shape[0] + B.shape[0])
+    step = _chunk(X.shape[0] + B.shape[0], X.nbytes)
     for c in range(0, X.shape[1], step):
         part = theta[:, :m] @ X[:, c : c + step].astype(np.float64, copy=False)
         part += theta[:, m:] @ B[:, c : c + step].astype(np.float64, copy=False)
