@@ -186,10 +186,13 @@ class GramPath:
         self._shown = (_digest(self.W1), None if v is None else _digest(v))
 
     def close(self) -> None:
-        """Materialise and detach: the network and optimizer are plain again."""
+        """Materialise and detach: the network and optimizer are plain again. The inputs and
+        Gram matrices are let go (a callback may keep the run's state, and with it this path,
+        alive); ``state_dict`` still works, ``step`` no more."""
         self.materialize()
         self.net._before_parameters_read = None
         self.optimizer._before_state_read = None
+        del self.X, self.Ge, self.H
 
     # ---- one step -----------------------------------------------------------------------
     def step(self, idx, Yb: np.ndarray, learning_rate: float | None) -> float:
