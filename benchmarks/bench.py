@@ -4,15 +4,20 @@
     python benchmarks/bench.py --threads 2     # NumPy's BLAS and PyTorch on two threads
     python benchmarks/bench.py --only cat,predict --repeats 3 --quick
 
-Workloads (issue 6), each measured in this one process with nnscratch, PyTorch (when
-installed) and scikit-learn side by side on the same data, dtype (float32) and threads, their
-repetitions interleaved and the median kept (the machine may be shared):
+Workloads (the goals of issue 16, then issue 6's memory and predict rows), each timed side by
+side with PyTorch (when installed) in this one process, on the same data, dtype (float32) and
+threads, their repetitions interleaved and the median kept (the machine may be shared):
 
-1. ``cat``: the cat network [12288, 20, 7, 5, 1], full-batch gradient descent: ms/iteration.
-2. ``adam``: synthetic 60,000 x 784, [784, 256, 128, 10] softmax, batch 128, Adam: one epoch.
-3. ``memory``: peak RSS of training on the cat data in a fresh process, against the
+1. ``cat``: the cat network [12288, 20, 7, 5, 1], full-batch gradient descent: ms/iteration,
+   on fit's choice (the Gram-matrix path) and on the article's path; goal <= 0.25x PyTorch.
+2. ``cnn``: one CNN epoch, 1 thread (``bench_cnn.cnn_epoch_row``); goal <= 1.0x PyTorch.
+3. ``train``: ``nnscratch train`` with the default recipe, the whole command in a fresh
+   process, wall seconds; goal <= 10 s.
+4. ``adam``: synthetic 60,000 x 784, [784, 256, 128, 10] softmax, batch 128, Adam: one epoch;
+   goal <= 0.6x PyTorch.
+5. ``memory``: peak RSS of training on the cat data in a fresh process, against the
    interpreter with the same imports plus 2x the float32 size of the data.
-4. ``predict``: predict and evaluate on 1x, 10x, 100x the test set: time and peak memory.
+6. ``predict``: predict and evaluate on 1x, 10x, 100x the test set: time and peak memory.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import sys
 
 from perf_common import set_thread_env
 
-WORKLOADS = ("cat", "adam", "memory", "predict")
+WORKLOADS = ("cat", "cnn", "train", "adam", "memory", "predict")
 
 
 def _thread_counts(text: str) -> list[int]:
@@ -56,6 +61,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="fewer iterations and repetitions (a smoke test)"
     )
+    parser.add_argument(
+        "--train-repeats", type=int, default=3, help="runs of `nnscratch train` (median)"
+    )
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--no-sklearn", action="store_true", help="leave scikit-learn out")
     args = parser.parse_args(argv)
@@ -68,6 +76,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.quick:
         args.repeats = min(args.repeats, 2)
     return args
+
+
+def _cnn_row(threads: int) -> dict | str:
+    """The CNN epoch's row from ``bench_cnn.cnn_epoch_row`` (the CNN's own benchmark), or why
+    there is none."""
+    try:
+        from bench_cnn import cnn_epoch_row
+    except ImportError as err:
+        return f"bench_cnn.cnn_epoch_row not available ({err})"
+    row = dict(cnn_epoch_row(threads=threads))
+    if row.get("nnscratch") is None:
+        return f"bench_cnn.cnn_epoch_row gave no nnscratch time: {row}"
+    return row
 
 
 def _available(module: str) -> bool:
@@ -111,7 +132,19 @@ def main(argv=None) -> int:
                     with_sklearn=with_sklearn,
                     threads=threads,
                 )
+            article = {"nnscratch": ms.pop("article"), "torch": ms.get("torch")}
             table.add_timing("cat", threads, ms, load.cores)
+            progress()
+            table.add_timing("cat_article", threads, article, load.cores)
+            progress()
+
+        if "cnn" in args.only and threads == 1:  # the goal is on one thread
+            with OtherLoad() as load:
+                row = _cnn_row(threads)
+            if isinstance(row, str):
+                table.add_missing("cnn", row)
+            else:
+                table.add_timing("cnn", threads, row, load.cores)
             progress()
 
         if "adam" in args.only:
@@ -125,6 +158,12 @@ def main(argv=None) -> int:
                 )
             table.add_timing("adam", threads, ms, load.cores)
             progress()
+
+    if "train" in args.only:  # a fresh process on the machine's default threads
+        import perf_train
+
+        table.add_train(perf_train.run(repeats=1 if args.quick else args.train_repeats))
+        progress()
 
     # Memory (a child process, default threads) and scaling once, on the fewest threads: on a
     # shared machine small multi-threaded products mostly measure waits for a core.

@@ -83,6 +83,26 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def isa() -> str:
+    """The vector instruction sets that decide BLAS kernels: "AVX2+FMA", "AVX-512", ..."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.machine()
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    names = [("avx512f", "AVX-512"), ("avx2", "AVX2"), ("fma", "FMA"), ("avx", "AVX")]
+    found = [name for flag, name in names if flag in flags]
+    if "AVX-512" in found:
+        return "AVX-512"
+    if "AVX2" in found:
+        return "AVX2+FMA, no AVX-512" if "FMA" in found else "AVX2, no AVX-512"
+    return "+".join(found) or platform.machine()
+
+
 def blas_name() -> str:
     try:
         from threadpoolctl import threadpool_info
@@ -97,8 +117,8 @@ def blas_name() -> str:
 def machine_info(threads: int) -> str:
     v = versions()
     parts = [
-        f"{_dt.date.today().isoformat()}",
-        f"{cpu_model()}, {os.cpu_count()} cores",
+        f"{_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"{cpu_model()} ({isa()}), {os.cpu_count()} cores",
         f"Python {platform.python_version()}",
         f"numpy {v['numpy']} ({blas_name().strip()})",
         f"torch {v['torch'] or 'not installed'}",

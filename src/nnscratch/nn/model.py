@@ -22,7 +22,7 @@ for images); the last layer outputs the logits Z_L (m, n_L), whose activation th
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -131,6 +131,11 @@ class Sequential:
         layer_shapes: the per-sample output shape of each layer.
     """
 
+    #: Called before ``parameters`` and ``forward`` read the layers' arrays: a training fast
+    #: path that holds a parameter in other coordinates (``nnscratch.train.gram``) writes it
+    #: back here, so every reader sees the true values. None: nothing to do.
+    _before_parameters_read: Callable[[], None] | None = None
+
     def __init__(
         self,
         layers: Sequence[Layer],
@@ -186,6 +191,8 @@ class Sequential:
     def parameters(self) -> dict[str, np.ndarray]:
         """The live parameter arrays under the article's names: {"W1": (n_1, n_x), "b1": (n_1,),
         ...}. Modifying an array in place modifies the model."""
+        if self._before_parameters_read is not None:
+            self._before_parameters_read()
         return {
             f"{name}{layer.index}": array
             for layer in self.layers
@@ -252,6 +259,8 @@ class Sequential:
         Returns the output layer's logits Z_L (the loss applies the output activation) and
         one cache per layer, in order: ``backward`` consumes exactly these.
         """
+        if self._before_parameters_read is not None:
+            self._before_parameters_read()
         A = X
         caches = []
         for layer in self.layers:

@@ -75,6 +75,7 @@ CHECKPOINT_FILE = ArchiveFormat(
     FORMAT, FORMAT_VERSION, HEADER_KEY, "an nnscratch checkpoint", allow_nan=True
 )
 _ORDER, _OPT, _CB = "progress/order", "progress/optimizer/", "progress/callbacks/"
+_FAST = "progress/fast_path/"  # a training fast path's coordinates (nnscratch.train.gram)
 #: the random generators ``fit`` keeps, and the only bit generator it uses
 _RNG_NAMES = ("shuffle", "flip", "dropout")
 _BIT_GENERATOR = "PCG64"
@@ -154,6 +155,8 @@ def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> Path:
         progress["callbacks"] = {
             key: put_state(state, f"{_CB}{key}/", arrays) for key, state in p["callbacks"].items()
         }
+        if p.get("fast_path") is not None:
+            progress["fast_path"] = put_state(p["fast_path"], _FAST, arrays)
     if not isinstance(ckpt.settings, dict):
         raise ValueError(f"a checkpoint's settings are a dict; got {type(ckpt.settings).__name__}")
     header.update(
@@ -295,6 +298,13 @@ def _parse_progress(p, arrays: dict[str, np.ndarray], net) -> dict:
         except DESCRIPTION_ERRORS as err:
             raise Malformed(f"callback state {key!r} is malformed ({err!r})") from None
         callbacks[key] = state
+    fast = None
+    if p.get("fast_path") is not None:
+        fast = take_state(p["fast_path"], _FAST, arrays, "fast-path state")
+        expect(
+            all(isinstance(v, np.ndarray) and v.dtype.kind == "f" for v in fast.values()),
+            "its fast-path state is malformed",
+        )
     return {
         **counters,
         "cost_sum": float(cost_sum),
@@ -303,4 +313,5 @@ def _parse_progress(p, arrays: dict[str, np.ndarray], net) -> dict:
         "rngs": rngs,
         "history": history.to_dict(),
         "callbacks": callbacks,
+        "fast_path": fast,
     }

@@ -40,6 +40,17 @@ class Batches:
         """Where the epoch's batches start, from sample ``offset`` of the epoch on."""
         return range(offset, self.m, self.size)
 
+    def indices(
+        self, order: np.ndarray | None, start: int
+    ) -> tuple[slice | np.ndarray, np.ndarray]:
+        """(idx, Y_batch (n, n_L)): which rows of X make the batch of ``batch`` (a slice, or
+        the epoch's indices) and its targets, without gathering X (flips: see ``batch``)."""
+        n = min(self.size, self.m - start)
+        if order is None:
+            return slice(start, start + n), self.Y[start : start + n]
+        idx = order[start : start + n]
+        return idx, np.take(self.Y, idx, axis=0, out=self._Y[:n])
+
     def batch(self, order: np.ndarray | None, start: int) -> tuple[np.ndarray, np.ndarray]:
         """(X_batch (n, ...), Y_batch (n, n_L)), n = min(batch_size, m - start): views of
         reused buffers, valid until the next call."""

@@ -5,6 +5,8 @@ random streams, builds the optimizer, the learning-rate schedule and the callbac
 resumed run, then hands over to the loop, whose every step is one ``train_step``:
 
     step.py             train_step: forward -> cost (+ L2) -> backward -> update, one batch
+    gram.py             GramPath: the same step without the first layer's wide products, an
+                        exact rewrite chosen where it applies (gd/momentum/nesterov, fixed X)
     loop.py             Loop: epochs of batches, the records, the callbacks, divergence
     batches.py          Batches: the (mini-)batches of an epoch, shuffled and flipped
     state.py            History (what training recorded), TrainingState (where a run stands)
@@ -26,6 +28,7 @@ from nnscratch.base.validation import check_positive, check_same_length, check_X
 from nnscratch.train.augment import image_view
 from nnscratch.train.batches import Batches
 from nnscratch.train.callbacks import Callback, EarlyStopping, PrintCost
+from nnscratch.train.gram import GramPath, one_blas_thread, why_not
 from nnscratch.train.loop import Loop
 from nnscratch.train.optimizers import Optimizer, get_optimizer, is_weight
 from nnscratch.train.randomness import dropout_rng, training_rngs
@@ -67,6 +70,7 @@ def fit(
     callbacks: Sequence[Callback] = (),
     eval_train: bool | None = None,
     resume: dict | None = None,
+    gram_path: bool = True,
 ) -> History:
     """Train ``net`` on X (m, n_x) (or (m, H, W, C) images for a CNN) and y (m,) (class
     indices, or (m, K) one-hot for softmax). Returns a ``History``.
@@ -105,6 +109,10 @@ def fit(
         resume: a ``TrainingState.state_dict()`` of an earlier run with the same data and
             arguments, taken when the network had the parameters and buffers it has now:
             training continues from there exactly (see ``TrainingState``).
+        gram_path: take the Gram-matrix fast path where it is exact (``nnscratch.train.gram``:
+            gradient descent, momentum or Nesterov, L2 or not, on the fixed training inputs of
+            a network whose first layer is dense); False: always the article's products. The
+            two give the same parameters to float rounding.
 
     Raises:
         ValueError: a bad argument (the message names it and what is allowed).
@@ -152,15 +160,17 @@ def fit(
     if print_every:
         callbacks.append(PrintCost(print_every))
 
+    batches = Batches(X, Y, B, rngs["flip"] if augment_flip else None, image_shape)
+    l2_penalty = L2Penalty(l2, m, [k for k in net.parameters if is_weight(k)]) if l2 else None
     loop = Loop(
         net=net,
-        batches=Batches(X, Y, B, rngs["flip"] if augment_flip else None, image_shape),
+        batches=batches,
         X_val=X_val,
         Y_val=Y_val,
         total_steps=total_steps,
         shuffle=shuffle and B < m,
         shuffle_rng=rngs["shuffle"],
-        l2=L2Penalty(l2, m, [k for k in net.parameters if is_weight(k)]) if l2 else None,
+        l2=l2_penalty,
         optimizer=opt,
         schedule=get_schedule(lr_schedule, opt.learning_rate, total_steps, schedule_options),
         callbacks=callbacks,
@@ -176,14 +186,21 @@ def fit(
         except AttributeError:  # a callback with __slots__ does without
             pass
     with dropout_rng(net, rngs["dropout"]):
-        for cb in callbacks:
-            cb.on_train_begin(net, history)
-        if resume is not None:
-            _resume(state, resume, m)
-        # A diverging run overflows; it is caught by the finiteness checks, with a clear
-        # error, instead of a stream of RuntimeWarnings.
-        with np.errstate(over="ignore", invalid="ignore"):
-            loop.run(history, state)
+        if gram_path and why_not(net, batches, opt) is None:
+            with one_blas_thread():
+                loop.gram = state.fast_path = GramPath(net, X, opt, l2_penalty)
+        try:
+            for cb in callbacks:
+                cb.on_train_begin(net, history)
+            if resume is not None:
+                _resume(state, resume, m)
+            # A diverging run overflows; it is caught by the finiteness checks, with a clear
+            # error, instead of a stream of RuntimeWarnings.
+            with np.errstate(over="ignore", invalid="ignore"):
+                loop.run(history, state)
+        finally:  # W1 written back, the network and optimizer plain again
+            if loop.gram is not None:
+                loop.gram.close()
     if history.best_epoch is None and np.isfinite(history.val_cost).any():
         history.best_epoch = int(np.nanargmin(history.val_cost)) + 1
     for cb in callbacks:

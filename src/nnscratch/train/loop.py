@@ -7,6 +7,10 @@ whether to stop; at the end of every epoch it records the epoch's training cost 
 asked for, accuracy and validation cost and accuracy (in inference mode), and asks the
 callbacks again.
 
+Each step is the article's ``train_step``, or, where ``fit`` found it exact, the same step in
+Gram coordinates (``GramPath.step``, ``nnscratch.train.gram``): an algebraic rewrite that
+avoids the first layer's wide products and gives the same parameters to float rounding.
+
 A non-finite cost stops training with ``TrainingDivergedError``, which names the iteration
 and suggests a smaller learning rate; parameters and buffers are put back to the last state
 whose cost was finite (see ``Rollback``).
@@ -14,6 +18,7 @@ whose cost was finite (see ``Rollback``).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +28,7 @@ from nnscratch.base.validation import all_finite
 from nnscratch.nn.metrics import accuracy
 from nnscratch.nn.model import Sequential
 from nnscratch.train.batches import Batches
+from nnscratch.train.gram import GramPath, one_blas_thread
 from nnscratch.train.optimizers import Optimizer
 from nnscratch.train.regularization import L2Penalty
 from nnscratch.train.schedules import Schedule
@@ -52,12 +58,31 @@ class Loop:
     callbacks: list
     eval_train: bool
     classifier: bool
+    gram: GramPath | None = None  # the fast path of the steps, or None: train_step
+
+    def _rollback(self) -> Rollback:
+        """The divergence backup: the parameters (for the Gram path, W1's coordinates in
+        place of W1) and buffers."""
+        params = self.net.parameters
+        if self.gram is not None:
+            params = {k: p for k, p in params.items() if k != self.gram.wkey}
+            params.update(self.gram.rollback_arrays())
+        return Rollback(params, self.net.buffers)
+
+    def _restore(self, rollback: Rollback) -> None:
+        rollback.restore()
+        if self.gram is not None:
+            self.gram.moved()
 
     def run(self, history: History, st: TrainingState) -> None:
         """Train until ``total_steps`` steps are done or a callback stops it, updating the
         network in place and ``history`` and ``st`` as it goes (a resumed ``st`` carries on
         where it stood)."""
-        rollback = Rollback(self.net.parameters, self.net.buffers)
+        with one_blas_thread() if self.gram is not None else contextlib.nullcontext():
+            self._run(history, st)
+
+    def _run(self, history: History, st: TrainingState) -> None:
+        rollback = self._rollback()
         # st.offset > 0: inside an epoch (a resumed run), which is finished before the next
         while st.step < self.total_steps or st.offset > 0:
             if st.offset == 0:
@@ -72,7 +97,7 @@ class Loop:
                 break
         # a non-finite last update shows in no cost: check the parameters themselves
         if not all(all_finite(p) for p in self.net.parameters.values()):
-            rollback.restore()
+            self._restore(rollback)
             raise TrainingDivergedError(st.step + 1, float("nan"), self.optimizer.learning_rate)
 
     def _train_epoch(self, history: History, st: TrainingState, rollback: Rollback) -> bool:
@@ -81,15 +106,19 @@ class Loop:
         for start in self.batches.starts(st.offset):
             if st.step >= self.total_steps:
                 return False
-            Xb, Yb = self.batches.batch(st.order, start)
             rollback.save()
             lr = self.schedule(st.step)
-            cost = train_step(self.net, Xb, Yb, self.optimizer, learning_rate=lr, l2=self.l2)
+            if self.gram is not None:  # the same step in Gram coordinates
+                idx, Yb = self.batches.indices(st.order, start)
+                cost = self.gram.step(idx, Yb, lr)
+            else:
+                Xb, Yb = self.batches.batch(st.order, start)
+                cost = train_step(self.net, Xb, Yb, self.optimizer, learning_rate=lr, l2=self.l2)
             if not np.isfinite(cost):
-                rollback.restore()
+                self._restore(rollback)
                 raise TrainingDivergedError(st.step + 1, cost, self.optimizer.learning_rate)
             rollback.keep()
-            n = Xb.shape[0]
+            n = Yb.shape[0]
             st.step += 1
             st.offset = start + n
             st.cost_sum += cost * n

@@ -41,6 +41,7 @@ from __future__ import annotations
 import inspect
 import math
 import re
+from collections.abc import Callable
 
 import numpy as np
 
@@ -82,6 +83,9 @@ class Optimizer:
 
     name = "optimizer"
     slots: tuple[str, ...] = ()
+    #: Called before ``state_dict`` reads the state: a training fast path that holds a
+    #: velocity in other coordinates (``nnscratch.train.gram``) writes it back. None: nothing.
+    _before_state_read: Callable[[], None] | None = None
 
     def __init__(self, learning_rate: float = 0.0075, clip_norm: float | None = None):
         self.learning_rate = check_positive("learning_rate", learning_rate)
@@ -137,6 +141,8 @@ class Optimizer:
     def state_dict(self) -> dict:
         """The optimizer's state as a flat dict of scalars and arrays (copies):
         ``{"t": steps, "<slot>.<param>": array, ...}``. Hyperparameters are in ``config()``."""
+        if self._before_state_read is not None:
+            self._before_state_read()
         d: dict = {"t": self.t}
         for slot, arrays in self.state.items():
             for key, a in arrays.items():

@@ -10,6 +10,7 @@ TrainingState   all a checkpoint needs besides the network's arrays to continue 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
@@ -80,6 +81,9 @@ class TrainingState:
         cost_sum, seen: the current epoch's batch costs weighted by batch size, and samples.
         optimizer, rngs ({"shuffle", "flip", "dropout"} generators), history, callbacks: the
         run's live objects.
+        fast_path: the run's ``GramPath`` (``nnscratch.train.gram``) or None; its coordinates
+        are in the state dict as "fast_path", so that a resumed run goes on bitwise (a state
+        without them starts the path again from the network's weights).
     """
 
     optimizer: Optimizer
@@ -92,6 +96,7 @@ class TrainingState:
     order: np.ndarray | None = None
     cost_sum: float = 0.0
     seen: int = 0
+    fast_path: Any = None
 
     _COUNTERS = ("step", "epoch", "offset", "seen")
 
@@ -99,7 +104,7 @@ class TrainingState:
         """Copies, as plain data: counters, ``order``, ``optimizer`` (its ``state_dict()``),
         ``rngs`` (each generator's ``bit_generator.state``), ``history`` (``to_dict()``) and
         ``callbacks`` ({"<position>:<class>": state_dict()} of callbacks that have one)."""
-        return {
+        d = {
             **{k: getattr(self, k) for k in self._COUNTERS},
             "cost_sum": self.cost_sum,
             "order": None if self.order is None else self.order.copy(),
@@ -110,6 +115,9 @@ class TrainingState:
                 key: cb.state_dict() for key, cb in _stateful_callbacks(self.callbacks).items()
             },
         }
+        if self.fast_path is not None:
+            d["fast_path"] = self.fast_path.state_dict()
+        return d
 
     def load_state_dict(self, d: dict) -> None:
         """Restore ``state_dict()``'s content into this run's live objects. Raises ValueError
@@ -133,6 +141,8 @@ class TrainingState:
         for name, rng in self.rngs.items():
             rng.bit_generator.state = rngs[name]
         self.optimizer.load_state_dict(d["optimizer"])
+        if self.fast_path is not None:  # after the optimizer: it may start from its velocity
+            self.fast_path.load_state_dict(d.get("fast_path") or {})
         for key, cb in stateful.items():
             cb.load_state_dict(cb_states[key])
         for f in fields(History):  # in place: callbacks hold this History
