@@ -35,8 +35,9 @@ from pathlib import Path
 from nnscratch.app.interrupts import InterruptFlag
 from nnscratch.app.recipe import TrainConfig, TrainResult, training_inputs
 from nnscratch.base.atomic import fsync_directory
-from nnscratch.base.errors import DataError, ModelFileError
+from nnscratch.base.errors import DataError, ModelFileError, UsageError
 from nnscratch.models.ensemble import Ensemble, member_seeds
+from nnscratch.models.registry import check_build_size
 from nnscratch.persist.checkpoint import (
     CHECKPOINT_NAME,
     Checkpoint,
@@ -143,6 +144,36 @@ def _check_order(ckpt: RunCheckpoint, m: int) -> None:
         raise ModelFileError(
             f"the checkpoint shuffles {order.size} samples per epoch; this data gives {m_fit}"
         )
+
+
+def _check_validation_split(config: TrainConfig, m: int) -> None:
+    """UsageError when ``validation_fraction`` holds out so many of the ``m`` training samples
+    (mirrored copies included) that fewer than two are left to train on."""
+    frac = config.validation_fraction
+    if not frac:
+        return
+    left = m - math.ceil(frac * m)
+    if left < 2:
+        raise UsageError(
+            f"--validation-fraction {frac:g} holds out {m - left} of the {m} training samples, "
+            f"leaving {left} to train on; use a fraction of at most {(m - 2) / m:.3f}"
+        )
+
+
+def _build_model(config: TrainConfig, n_x: int, image_shape):
+    """The run's fresh model, its size checked first (``check_build_size``: ``--ensemble
+    100000``, ``--layers 1000000``, ``--architecture dense100000000`` are refused unbuilt);
+    UsageError naming the problem for a recipe that cannot be built (an architecture whose
+    pooling leaves no pixels, ``bn-bn``...)."""
+    try:
+        if config.model == "cnn":
+            name, description = "ConvNetwork", config.cnn_kwargs(image_shape)
+        else:
+            name, description = "Network", config.network_kwargs(n_x)
+        check_build_size(name, description, members=config.ensemble)
+        return config.build_model(n_x, image_shape=image_shape)
+    except ValueError as err:
+        raise UsageError(f"cannot build the model: {err}") from None
 
 
 class RunDirectory:
@@ -253,8 +284,9 @@ class RunDirectory:
         preprocessor, X, y_train, image_shape = training_inputs(
             config, x_train, y_train, ckpt.preprocessor if ckpt is not None else None
         )
+        _check_validation_split(config, len(X))
         if ckpt is None:
-            model = config.build_model(X.shape[1], image_shape=image_shape)
+            model = _build_model(config, X.shape[1], image_shape)
         else:
             model = ckpt.model
             _check_order(ckpt, len(X))

@@ -114,7 +114,16 @@ def _copy_into(kind: str, live: dict[str, np.ndarray], names, stored: dict[str, 
             f"{kind[:-1]} {name!r} is {array.dtype} {array.shape}; the network needs "
             f"{target.dtype} {target.shape}",
         )
+        _check_finite(kind[:-1], name, array)
         np.copyto(target, array)
+
+
+def _check_finite(what: str, name: str, array: np.ndarray) -> None:
+    """``Malformed`` when a stored float array holds NaN or an infinity: such weights would
+    load and predict "probability nan"."""
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+        raise Malformed(f"{what} {name!r} holds {bad} NaN or infinite value(s)")
 
 
 # ---- flat states -----------------------------------------------------------------------------

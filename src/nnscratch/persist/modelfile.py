@@ -23,6 +23,7 @@ complete model of a format this version knows (corrupt, truncated, foreign, newe
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,10 +33,11 @@ from typing import Any
 import numpy as np
 
 from nnscratch.base.batching import in_batches
+from nnscratch.base.limits import MAX_INPUT_VALUES, check_count
 from nnscratch.data.preprocessing import PREPROCESSORS
 from nnscratch.models.network import Network
 from nnscratch.nn import metrics
-from nnscratch.persist.archive import ArchiveFormat, expect
+from nnscratch.persist.archive import ArchiveFormat, Malformed, expect
 from nnscratch.persist.layout import PRE, put_model, put_state, take_model, take_preprocessor
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "PREPROCESSORS", "LoadedModel", "load", "save"]
@@ -172,10 +174,26 @@ def _parse(header: dict, arrays: dict[str, np.ndarray]) -> LoadedModel:
         classes = tuple(classes)
     metadata = header.get("metadata") or {}
     expect(isinstance(metadata, dict), "'metadata' is not a JSON object")
-    return LoadedModel(
+    loaded = LoadedModel(
         network=net,
         preprocessor=preprocessor,
         classes=classes,
         metadata=metadata,
         format_version=header["format_version"],
     )
+    _check_input_size(loaded)
+    return loaded
+
+
+def _check_input_size(model: LoadedModel) -> None:
+    """``Malformed`` when the model declares an input example of more than
+    ``MAX_INPUT_VALUES`` values (a preprocessor's ``input_shape`` of 12000 x 12000 would make
+    every predicted image a 3 GB array)."""
+    try:
+        shape = tuple(int(n) for n in model.input_shape)
+    except (TypeError, ValueError, AttributeError):
+        return  # no declared input shape: the network's own checks apply
+    check_count(
+        f"values per input example (shape {shape})", math.prod(shape), MAX_INPUT_VALUES,
+        error=Malformed,
+    )  # fmt: skip

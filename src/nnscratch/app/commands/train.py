@@ -187,6 +187,8 @@ def config_from_args(args: argparse.Namespace, base=None):
     from nnscratch.app.recipe import TrainConfig
     from nnscratch.base.errors import UsageError
 
+    if getattr(args, "model", None) == "mlp" and getattr(args, "architecture", None):
+        raise UsageError("--architecture describes a CNN; it cannot go with --model mlp")
     if base is None and (
         getattr(args, "model", None) == "cnn" or getattr(args, "architecture", None)
     ):
