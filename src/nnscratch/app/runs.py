@@ -34,7 +34,12 @@ from pathlib import Path
 
 from nnscratch.app.interrupts import InterruptFlag
 from nnscratch.app.recipe import TrainConfig, TrainResult, training_inputs
-from nnscratch.base.atomic import fsync_directory
+from nnscratch.base.atomic import (
+    fsync_directory,
+    is_empty_output,
+    lock_directory,
+    remove_staging_leftovers,
+)
 from nnscratch.base.errors import DataError, ModelFileError, UsageError
 from nnscratch.models.ensemble import Ensemble, member_seeds
 from nnscratch.models.registry import check_build_size
@@ -193,16 +198,34 @@ class RunDirectory:
         self.member = 0
         self.every: int | None = None
         self._state: dict = {}
+        self.lock = None  # the directory's lock (``lock_directory``), held while the run lives
 
     @property
     def checkpoint_path(self) -> Path:
         return self.path / CHECKPOINT_NAME
 
     # ---- opening -------------------------------------------------------------------------
+    def claim(self, *, fresh: bool) -> RunDirectory:
+        """Lock the directory for this process until ``close`` (``UsageError`` at once when
+        another process holds it: two ``nnscratch train --out D`` cannot both write D), then
+        remove what a killed process left of its staging (``.outputs.*.tmp``, which would
+        otherwise block reusing the directory). ``fresh``: the directory must now be empty
+        (``UsageError`` otherwise), checked under the lock."""
+        self.lock = lock_directory(self.path)
+        try:
+            remove_staging_leftovers(self.path)
+            if fresh and not is_empty_output(self.path):
+                raise UsageError(f"--out {self.path} already exists and is not an empty directory")
+        except BaseException:
+            self.close()
+            raise
+        return self
+
     @classmethod
     def create(cls, path: str | os.PathLike[str]) -> RunDirectory:
         """Create ``path`` (and missing parents) and check that files can be written there.
-        Raises OSError (naming ``path`` and why) when it cannot be."""
+        Raises OSError (naming ``path`` and why) when it cannot be. (The command line then
+        ``claim``s it.)"""
         path = Path(path)
         created = []
         probe = path
@@ -238,6 +261,12 @@ class RunDirectory:
             )
         return cls(path, [], load_run_checkpoint(ckpt_path))
 
+    def close(self) -> None:
+        """Release the directory's lock (the process's end releases it too)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
     def discard_if_empty(self) -> None:
         """Remove the directories ``create`` made, where they are still empty."""
         for d in self.created:
@@ -262,6 +291,8 @@ class RunDirectory:
         checkpoint is written at the start, every ``every`` updates of each network and when
         each network is done. Without, only a Ctrl-C writes one: it raises
         ``TrainingInterrupted`` after the checkpoint when ``interrupt.requested`` is set.
+        The trained run's checkpoint is always written at the end, so that a stop while its
+        outputs are written leaves a run that ``--resume`` finishes (without training).
         Raises ``DataError`` when resuming on other data than the checkpoint's.
         """
         start = time.perf_counter()
@@ -320,6 +351,7 @@ class RunDirectory:
                 self.write(None, histories)  # this member is done
         if isinstance(model, Ensemble):
             model.history_ = histories
+        self.write(None, histories)  # trained: a stop while the outputs are written loses nothing
         self._state = {}  # the run is trained: no more checkpoints, and the model is the caller's
         seconds = spent + time.perf_counter() - start
         return TrainResult(model, preprocessor, histories, seconds)

@@ -20,9 +20,9 @@ Layout: images are ``(m, 64, 64, 3)`` uint8 RGB, one example per row (axis 0); l
 from __future__ import annotations
 
 import hashlib
-import math
 import http.client
 import importlib
+import math
 import os
 import sys
 import urllib.request
@@ -279,8 +279,7 @@ def _dataset(h5py, f, key: str, path: Path, required: list[str]):
         raise DataError(f"{where} cannot be opened ({exc})") from None
     if link is None:
         raise DataError(
-            f"{path} lacks dataset(s) {[key]}; found keys {sorted(f.keys())}, "
-            f"expected {required}"
+            f"{path} lacks dataset(s) {[key]}; found keys {sorted(f.keys())}, expected {required}"
         )
     if isinstance(link, h5py.ExternalLink):
         exists = "an existing" if Path(link.filename).is_file() else "a missing"
@@ -293,8 +292,7 @@ def _dataset(h5py, f, key: str, path: Path, required: list[str]):
     except (KeyError, RuntimeError, OSError, ValueError) as exc:
         target = getattr(link, "path", "?")
         raise DataError(
-            f"{where} is a link to {target!r} that cannot be resolved (dangling or circular: "
-            f"{exc})"
+            f"{where} is a link to {target!r} that cannot be resolved (dangling or circular: {exc})"
         ) from None
     if node is None:
         raise DataError(f"{where} is a link to {getattr(link, 'path', '?')!r}, which is missing")

@@ -51,9 +51,7 @@ def parse_tokens(
     and lists the ``grammar``."""
     if not isinstance(architecture, str) or not architecture.strip():
         raise ValueError(f"architecture must be a non-empty string; got {architecture!r}")
-    check_count(
-        f"architecture tokens (joined by '-')", architecture.count("-") + 1, MAX_TOKENS
-    )
+    check_count("architecture tokens (joined by '-')", architecture.count("-") + 1, MAX_TOKENS)
     parsed = []
     for token in architecture.strip().lower().split("-"):
         for pattern, builder in tokens.items():

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from nnscratch.base import jsonio
