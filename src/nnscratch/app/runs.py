@@ -393,8 +393,13 @@ class RunDirectory:
             with contextlib.suppress(FileNotFoundError):
                 self.checkpoint_path.unlink()
             fsync_directory(self.path)
-        except BaseException:
+        except BaseException as err:
             shutil.rmtree(tmp, ignore_errors=True)
             self.discard_if_empty()
+            if isinstance(err, OSError) and str(self.path) not in str(err):  # name the place
+                reason = err.strerror or str(err)
+                raise OSError(
+                    err.errno, f"cannot write the outputs of the run into {self.path}: {reason}"
+                ) from err
             raise
         shutil.rmtree(tmp, ignore_errors=True)

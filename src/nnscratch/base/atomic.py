@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import BinaryIO
 __all__ = [
     "DirectoryLock",
     "atomic_write",
+    "check_writable_target",
     "fsync_directory",
     "is_empty_output",
     "lock_directory",
@@ -75,6 +77,36 @@ def _explain(err: OSError, path: Path) -> OSError:
     return new
 
 
+def _kind_of(mode: int) -> str:
+    kinds = (
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((text for test, text in kinds if test(mode)), "not a regular file")
+
+
+def check_writable_target(path: str | os.PathLike[str]) -> None:
+    """Raise OSError naming ``path`` and what it is when it exists and is not a regular file
+    (a symbolic link, a device node such as /dev/full, a FIFO, a directory, a socket): the
+    atomic writers replace only regular files, never what a link points to or a device."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        raise _explain(err, Path(path)) from err
+    if not stat.S_ISREG(mode):
+        raise OSError(
+            errno.EEXIST,
+            f"refusing to write {path}: it is {_kind_of(mode)}; nnscratch writes only regular "
+            "files (remove it or choose another path)",
+        )
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], *, suffix: str = ".tmp") -> Iterator[BinaryIO]:
     """Write ``path`` atomically: yields a binary file object (a temporary file beside
@@ -87,6 +119,7 @@ def atomic_write(path: str | os.PathLike[str], *, suffix: str = ".tmp") -> Itera
     they are. An existing target keeps its permissions; a new one gets ``0o666 & ~umask``.
     """
     path = Path(path)
+    check_writable_target(path)
     directory = path.parent
     try:
         fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=suffix)
@@ -266,6 +299,7 @@ def staged_file(path: str | os.PathLike[str]) -> Iterator[Path]:
     on any error, so ``path`` is the old file or the complete new one. Errors name ``path``
     (a full disk: "no space left on the device to write <path>")."""
     path = Path(path)
+    check_writable_target(path)
     try:
         fd, name = tempfile.mkstemp(
             dir=path.parent, prefix=f".{path.stem}.", suffix=f"{STAGING_SUFFIX}{path.suffix}"
