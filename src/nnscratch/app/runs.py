@@ -151,6 +151,39 @@ def _check_order(ckpt: RunCheckpoint, m: int) -> None:
         )
 
 
+def _differences(a, b, where: str = "") -> Iterator[str]:
+    """Where two JSON-like descriptions differ ("members[1].config.layer_dims: ...")."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b), key=str):
+            yield from _differences(a.get(key), b.get(key), f"{where}.{key}" if where else key)
+    elif isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            yield from _differences(x, y, f"{where}[{i}]")
+    elif a != b:
+        yield f"{where or 'the model'}: the settings give {a!r}, the checkpoint holds {b!r}"
+
+
+def _check_settings_describe_model(ckpt: RunCheckpoint, path: Path, n_x: int, image_shape):
+    """ModelFileError unless the checkpoint's settings describe exactly its model (the class,
+    layers, activations, members and their seeds that the recipe builds): an edited
+    setting (``layers``, ``ensemble``, ``model``...) would otherwise be resumed with the old
+    model and written into the new model file's metadata as if it had been trained so."""
+    try:
+        fresh = _build_model(ckpt.config, n_x, image_shape)
+    except UsageError as err:
+        raise ModelFileError(
+            f"{path / CHECKPOINT_NAME}: its settings cannot be built ({err})"
+        ) from None
+    wanted = {"class": type(fresh).__name__, "config": fresh.config()}
+    stored = {"class": type(ckpt.model).__name__, "config": ckpt.model.config()}
+    first = next(_differences(wanted, stored), None)
+    if first is not None:
+        raise ModelFileError(
+            f"{path / CHECKPOINT_NAME} is not a consistent checkpoint: its settings do not "
+            f"describe its model ({first})"
+        )
+
+
 def _check_validation_split(config: TrainConfig, m: int) -> None:
     """UsageError when ``validation_fraction`` holds out so many of the ``m`` training samples
     (mirrored copies included) that fewer than two are left to train on."""
@@ -320,6 +353,7 @@ class RunDirectory:
             model = _build_model(config, X.shape[1], image_shape)
         else:
             model = ckpt.model
+            _check_settings_describe_model(ckpt, self.path, X.shape[1], image_shape)
             _check_order(ckpt, len(X))
         members = members_of(model)
         fit_kwargs = config.fit_kwargs(image_shape=image_shape)
