@@ -6,6 +6,12 @@
 ['W1', 'W2', 'b1', 'b2']
 """
 
+# the command line's Ctrl-C while these imports run: one line and status 130, no traceback
+# ruff: noqa: E402
+from nnscratch._startup import quiet_startup_interrupt as _quiet_startup_interrupt
+
+_end_of_startup = _quiet_startup_interrupt()
+
 from nnscratch.base.errors import DataError, ModelFileError, TrainingDivergedError, UsageError
 from nnscratch.base.version import __version__
 from nnscratch.models.conv import ConvNetwork
@@ -22,6 +28,8 @@ from nnscratch.train.callbacks import Callback, EarlyStopping, PrintCost
 from nnscratch.train.fit import History
 from nnscratch.train.optimizers import OPTIMIZERS, Optimizer, get_optimizer
 from nnscratch.train.schedules import SCHEDULES
+
+_end_of_startup()
 
 #: Exported on first use, so that ``import nnscratch`` works without scikit-learn (the optional
 #: extra ``nnscratch[sklearn]``).
