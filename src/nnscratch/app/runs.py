@@ -32,6 +32,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+import numpy as np
+
 from nnscratch.app.interrupts import InterruptFlag
 from nnscratch.app.recipe import TrainConfig, TrainResult, training_inputs
 from nnscratch.base.atomic import (
@@ -41,6 +43,7 @@ from nnscratch.base.atomic import (
     remove_staging_leftovers,
 )
 from nnscratch.base.errors import DataError, ModelFileError, UsageError
+from nnscratch.data.preprocessing import ImagePreprocessor
 from nnscratch.models.ensemble import Ensemble, member_seeds
 from nnscratch.models.registry import check_build_size
 from nnscratch.persist.checkpoint import (
@@ -182,6 +185,50 @@ def _check_settings_describe_model(ckpt: RunCheckpoint, path: Path, n_x: int, im
             f"{path / CHECKPOINT_NAME} is not a consistent checkpoint: its settings do not "
             f"describe its model ({first})"
         )
+
+
+def _same_state(a: dict, b: dict) -> bool:
+    """Two preprocessor states (scalars and arrays) are the same."""
+    if set(a) != set(b):
+        return False
+    for key, x in a.items():
+        y = b[key]
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            x, y = np.asarray(x), np.asarray(y)
+            if x.shape != y.shape or x.dtype != y.dtype or not np.array_equal(x, y):
+                return False
+        elif type(x) is not type(y) or x != y:
+            return False
+    return True
+
+
+def _check_run_state(ckpt: RunCheckpoint, path: Path, x_train) -> None:
+    """ModelFileError unless the checkpoint's preprocessor is the one its settings fit on
+    these images (a deterministic fit) and its histories fit its settings (no more updates
+    than the run makes, early stopping only when the run stops early)."""
+    where = path / CHECKPOINT_NAME
+    config = ckpt.config
+
+    expected = ImagePreprocessor(standardize=config.standardize).fit(x_train).get_state()
+    if not _same_state(expected, ckpt.preprocessor.get_state()):
+        raise ModelFileError(
+            f"{where} is not a consistent checkpoint: its preprocessor is not the one its "
+            "settings fit on these training images"
+        )
+    histories = list(ckpt.histories)
+    if ckpt.progress is not None:
+        histories.append(History.from_dict(ckpt.progress["history"]))
+    for k, history in enumerate(histories):
+        if config.iterations is not None and len(history.costs) > config.iterations:
+            raise ModelFileError(
+                f"{where} is not a consistent checkpoint: network {k} recorded "
+                f"{len(history.costs)} updates; the run makes {config.iterations}"
+            )
+        if history.stopped_early and not config.early_stopping:
+            raise ModelFileError(
+                f"{where} is not a consistent checkpoint: network {k} stopped early in a run "
+                "without early stopping"
+            )
 
 
 def _check_validation_split(config: TrainConfig, m: int) -> None:
@@ -354,6 +401,7 @@ class RunDirectory:
         else:
             model = ckpt.model
             _check_settings_describe_model(ckpt, self.path, X.shape[1], image_shape)
+            _check_run_state(ckpt, self.path, x_train)
             _check_order(ckpt, len(X))
         members = members_of(model)
         fit_kwargs = config.fit_kwargs(image_shape=image_shape)
