@@ -76,7 +76,7 @@ EDITS = {
     "standardize switched on": (("train_config", "standardize"), True, "preprocessor"),
     "a negative scale": (("preprocessor", "scale"), -1, "preprocessor"),
     "a scale of 1e300": (("preprocessor", "scale"), 1e300, "preprocessor"),
-    "standardize \"yes\"": (("preprocessor", "standardize"), "yes", "preprocessor"),
+    'standardize "yes"': (("preprocessor", "standardize"), "yes", "preprocessor"),
     "eps of 1e300": (("preprocessor", "eps"), 1e300, "preprocessor"),
     "a negative cost": (("histories", 0, "costs", 0), -1, "outside [0, inf]"),
     "a NaN cost": (("histories", 0, "costs", 1), float("nan"), "outside [0, inf]"),

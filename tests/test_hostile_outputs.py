@@ -231,3 +231,96 @@ def test_a_data_directory_of_fifos_is_refused_without_blocking(tmp_path, capsys)
         os.mkfifo(tmp_path / name)
     assert main(["train", "--data", str(tmp_path), *QUICK, "--out", str(tmp_path / "o")]) == 1
     assert "Traceback" not in capsys.readouterr().err
+
+
+# ---- signals to the processes themselves ------------------------------------------------------
+
+
+def _env() -> dict:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("delay", [0.3, 0.8, 1.5])
+def test_a_stop_during_start_up_is_one_line(signum, status, delay, cat_data_dir, tmp_path):
+    """Ctrl-C or SIGTERM while the command is still importing its modules (or just after):
+    exit 130/143 with one line, no traceback, nothing written."""
+    import time
+
+    out = tmp_path / "o"
+    argv = [sys.executable, "-m", "nnscratch.app.cli", "train", "--data", str(cat_data_dir)]
+    proc = subprocess.Popen(
+        [*argv, *QUICK, "--out", str(out)],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(delay)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before the signal")
+    assert proc.returncode == status, err
+    assert "Traceback" not in err and err.count("\n") == 1 and "interrupted" in err
+    assert not out.exists() or (out / "checkpoint.npz").exists()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_tune_workers_exit_when_tune_is_killed(tmp_path):
+    """SIGKILL of tune, whose clean-up then never runs: its joblib workers still exit within
+    seconds (each watches its parent), instead of lingering for minutes."""
+    import time
+
+    pytest.importorskip("sklearn")
+    rng = np.random.default_rng(0)
+    data = tmp_path / "d.npz"
+    np.savez(data, X=rng.normal(size=(400, 20)), y=np.arange(400) % 2)
+    argv = [sys.executable, "-m", "nnscratch.app.cli", "tune", "--data-file", str(data)]
+    argv += ["--param", "learning_rate=0.001:0.002:0.003:0.004", "--set", "max_iter=3000"]
+    argv += ["--cv", "2", "--n-jobs", "2", "--out", str(tmp_path / "o")]
+    proc = subprocess.Popen(argv, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    workers: list[int] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(workers) < 2 and proc.poll() is None:
+        time.sleep(0.5)
+        workers = [pid for pid in _children(proc.pid) if _alive(pid)]
+    if proc.poll() is not None or not workers:
+        proc.kill()
+        pytest.skip("no worker processes started in time")
+    time.sleep(1.0)
+    workers = [pid for pid in _children(proc.pid) if _alive(pid)]
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.25)
+    lingering = [pid for pid in workers if _alive(pid)]
+    for pid in lingering:  # only the test's own leftovers
+        os.kill(pid, signal.SIGKILL)
+    assert not lingering, f"workers {lingering} outlived tune by 20 s"

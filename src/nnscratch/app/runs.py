@@ -37,6 +37,7 @@ import numpy as np
 from nnscratch.app.interrupts import InterruptFlag
 from nnscratch.app.recipe import TrainConfig, TrainResult, training_inputs
 from nnscratch.base.atomic import (
+    DirectoryLock,
     fsync_directory,
     is_empty_output,
     lock_directory,
@@ -278,7 +279,7 @@ class RunDirectory:
         self.member = 0
         self.every: int | None = None
         self._state: dict = {}
-        self.lock = None  # the directory's lock (``lock_directory``), held while the run lives
+        self.lock: DirectoryLock | None = None  # held while the run lives (``claim``)
 
     @property
     def checkpoint_path(self) -> Path:
