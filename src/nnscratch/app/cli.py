@@ -66,7 +66,7 @@ def _main(argv: list[str] | None) -> int:
         command = f"nnscratch {args.command}"
         return int(args._run(args) or 0)
     except UsageError as err:  # like argparse's own usage errors: SystemExit(2)
-        print(f"{command}: error: {err}", file=sys.stderr)
+        print(f"{command}: error: {err} (see {command} --help)", file=sys.stderr)
         raise SystemExit(2) from None
     except (DataError, ModelFileError, TrainingDivergedError, OSError) as err:
         print(f"{command}: error: {err}", file=sys.stderr)
