@@ -10,7 +10,7 @@
 # ruff: noqa: E402
 from nnscratch._startup import quiet_startup_interrupt as _quiet_startup_interrupt
 
-_end_of_startup = _quiet_startup_interrupt()
+_quiet_startup_interrupt()
 
 from nnscratch.base.errors import DataError, ModelFileError, TrainingDivergedError, UsageError
 from nnscratch.base.version import __version__
@@ -28,8 +28,6 @@ from nnscratch.train.callbacks import Callback, EarlyStopping, PrintCost
 from nnscratch.train.fit import History
 from nnscratch.train.optimizers import OPTIMIZERS, Optimizer, get_optimizer
 from nnscratch.train.schedules import SCHEDULES
-
-_end_of_startup()
 
 #: Exported on first use, so that ``import nnscratch`` works without scikit-learn (the optional
 #: extra ``nnscratch[sklearn]``).

@@ -22,14 +22,14 @@ def _is_command_line() -> bool:
     )
 
 
-def quiet_startup_interrupt():
-    """In the ``nnscratch`` command only: until the returned function is called, a Ctrl-C
-    (or SIGTERM) that lands while the package's modules are imported ends the process with
+def quiet_startup_interrupt() -> None:
+    """In the ``nnscratch`` command only (a no-op for programs that import the library): a
+    Ctrl-C or SIGTERM that lands outside ``nnscratch.app.cli.main``'s own handling (while the
+    package's modules are imported, or between them and ``main``) ends the process with
     "nnscratch: interrupted" and status 130 (143), one line, instead of a traceback of the
-    import machinery. ``nnscratch/__init__`` calls it first and the returned function last;
-    the command line's own handling (``nnscratch.app.cli.main``) takes over from there."""
+    import machinery or a silent death by SIGTERM. ``nnscratch/__init__`` calls it first."""
     if not _is_command_line():
-        return lambda: None
+        return
     previous_hook = sys.excepthook
 
     def hook(kind, value, traceback):
@@ -49,13 +49,6 @@ def quiet_startup_interrupt():
         raise Terminated
 
     try:
-        previous_term = signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGTERM, on_term)
     except (ValueError, AttributeError):  # not the main thread; no SIGTERM
-        previous_term = None
-
-    def restore() -> None:
-        sys.excepthook = previous_hook
-        if previous_term is not None:
-            signal.signal(signal.SIGTERM, previous_term)
-
-    return restore
+        pass
