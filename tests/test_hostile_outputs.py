@@ -266,7 +266,9 @@ def test_a_stop_during_start_up_is_one_line(signum, status, delay, cat_data_dir,
     time.sleep(delay)
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
-    if proc.returncode == 0:
+    if proc.returncode == 0 or (out / "model.npz").exists():
+        # finished; Python resets signal handlers while it shuts down, so a signal then ends
+        # the process by the signal itself, after every output was written
         pytest.skip("the run finished before the signal")
     assert proc.returncode == status, err
     assert "Traceback" not in err and err.count("\n") == 1 and "interrupted" in err
