@@ -98,9 +98,9 @@ def probe_scheduler(address: str, timeout: float) -> None:
         reply = asyncio.run(asyncio.wait_for(ask(), timeout))
     except (asyncio.TimeoutError, TimeoutError):
         raise SchedulerError(
-            f"no Dask scheduler answered at {address} within {timeout:g} s (the connection "
-            "was refused, or nothing there speaks Dask's protocol); is `dask scheduler` "
-            "running there and reachable?"
+            f"cannot connect to the Dask scheduler at {address} within {timeout:g} s (no "
+            "answer: the connection was refused, or nothing there speaks Dask's protocol); "
+            "is `dask scheduler` running there and reachable?"
         ) from None
     except Exception as err:  # OSError, a comm error, garbage from a non-Dask server
         detail = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
