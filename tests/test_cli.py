@@ -212,7 +212,12 @@ def test_failure_after_training_leaves_no_half_written_out(
     out = tmp_path / "run"
     assert main(["train", "--data", str(cat_data_dir), *QUICK, "--out", str(out)]) == 1
     assert "disk full" in capsys.readouterr().err
-    assert list(tmp_path.iterdir()) == [], "neither the out dir nor its temp dir is left"
+    # no half-written output, but the trained run is kept: --resume writes the outputs
+    assert [p.name for p in out.iterdir()] == ["checkpoint.npz"]
+    monkeypatch.undo()
+    assert main(["train", "--data", str(cat_data_dir), "--resume", str(out)]) == 0
+    assert {"model.npz", "metrics.json", "misclassified.png"} <= {p.name for p in out.iterdir()}
+    assert not (out / "checkpoint.npz").exists()
 
 
 def test_divergence_exits_1(cat_data_dir, tmp_path, capsys):

@@ -367,7 +367,7 @@ def write_cat_file(
 
 BAD_FILES = {
     "missing key": (dict(drop="train_set_y"), r"lacks dataset\(s\) \['train_set_y'\]"),
-    "key is a group": (dict(group="train_set_x"), r"lacks dataset\(s\) \['train_set_x'\]"),
+    "key is a group": (dict(group="train_set_x"), r"'train_set_x' is a group, not a dataset"),
     "no classes": (dict(drop="list_classes"), r"lacks dataset\(s\) \['list_classes'\]"),
     "wrong image shape": (
         dict(x=np.zeros((4, 32, 32, 3), np.uint8)),

@@ -109,7 +109,9 @@ def _cli_usage_error(argv, capsys) -> str:
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert err.count("\n") == 1 and err.endswith("\n"), err
-    return err.strip()
+    line, hint = re.subn(r" \(see nnscratch[\w ]* --help\)$", "", err.strip())
+    assert hint == 1, f"a usage error points at --help: {err}"
+    return line
 
 
 CLI_SEED_FLAGS = {

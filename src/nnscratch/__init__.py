@@ -6,6 +6,12 @@
 ['W1', 'W2', 'b1', 'b2']
 """
 
+# the command line's Ctrl-C while these imports run: one line and status 130, no traceback
+# ruff: noqa: E402
+from nnscratch._startup import quiet_startup_interrupt as _quiet_startup_interrupt
+
+_quiet_startup_interrupt()
+
 from nnscratch.base.errors import DataError, ModelFileError, TrainingDivergedError, UsageError
 from nnscratch.base.version import __version__
 from nnscratch.models.conv import ConvNetwork

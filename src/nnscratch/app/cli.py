@@ -15,6 +15,7 @@ import argparse
 import importlib
 import sys
 
+from nnscratch.app.interrupts import exit_status, stop_signals_raise
 from nnscratch.base.errors import DataError, ModelFileError, TrainingDivergedError, UsageError
 
 #: optional dependency (top-level module name) -> the extra that installs it (pyproject.toml)
@@ -85,10 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; a missing optional dependency anywhere in it (the parser included)
-    is one line naming the extra to install, exit status 1."""
+    """Run one command; SIGTERM is cleaned up like Ctrl-C (exit 143); a missing optional
+    dependency anywhere in it (the parser included) is one line naming the extra to install,
+    exit status 1."""
     try:
-        return _main(argv)
+        with stop_signals_raise():
+            return _main(argv)
     except ImportError as err:
         found = missing_extra(err)
         if found is None:
@@ -103,18 +106,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)  # exits 2 with a one-line message on bad flags
+    command = "nnscratch"
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)  # exits 2 with a one-line message on bad flags
+        command = f"nnscratch {args.command}"
         return int(args._run(args) or 0)
-    except UsageError as err:
-        parser.exit(2, f"nnscratch {args.command}: error: {err}\n")
+    except UsageError as err:  # like argparse's own usage errors: SystemExit(2)
+        print(f"{command}: error: {err} (see {command} --help)", file=sys.stderr)
+        raise SystemExit(2) from None
     except (DataError, ModelFileError, TrainingDivergedError, OSError) as err:
-        print(f"nnscratch {args.command}: error: {err}", file=sys.stderr)
+        print(f"{command}: error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"nnscratch {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except MemoryError as err:
+        print(f"{command}: error: not enough memory ({err})", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as stop:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return exit_status(stop)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,14 @@ import signal
 import threading
 from collections.abc import Iterator
 
-__all__ = ["STOP_SIGNALS", "InterruptFlag", "deferred_interrupt"]
+__all__ = [
+    "STOP_SIGNALS",
+    "InterruptFlag",
+    "Stopped",
+    "deferred_interrupt",
+    "exit_status",
+    "stop_signals_raise",
+]
 
 
 #: the signals that stop training cleanly: Ctrl-C, and what ``kill``, a batch scheduler or a
@@ -50,6 +57,45 @@ def deferred_interrupt() -> Iterator[InterruptFlag]:
     previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
     try:
         yield flag
+    finally:
+        for signum, old_handler in previous.items():
+            signal.signal(signum, old_handler)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM (or another stop signal) arrived: handled like Ctrl-C, with ``signum`` kept for
+    the exit status (143 for SIGTERM)."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(f"stopped by signal {signum}")
+
+
+def exit_status(stop: BaseException, flag: InterruptFlag | None = None) -> int:
+    """The conventional exit status of a process stopped by ``stop``: 128 + the signal's
+    number (130 for Ctrl-C, 143 for SIGTERM)."""
+    signum = getattr(stop, "signum", None) or (flag.signal if flag is not None else None)
+    return 128 + int(signum or signal.SIGINT)
+
+
+@contextlib.contextmanager
+def stop_signals_raise() -> Iterator[None]:
+    """Within this block SIGTERM raises ``Stopped`` in the main thread, as Ctrl-C raises
+    ``KeyboardInterrupt``: the command line cleans up (staged outputs removed, checkpoints
+    kept) and exits 143 with a message instead of dying mid-write. The previous handlers come
+    back at the end; outside the main thread nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Stopped(signum)
+
+    previous = {
+        signum: signal.signal(signum, handler) for signum in STOP_SIGNALS if signum != signal.SIGINT
+    }
+    try:
+        yield
     finally:
         for signum, old_handler in previous.items():
             signal.signal(signum, old_handler)

@@ -32,11 +32,21 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+import numpy as np
+
 from nnscratch.app.interrupts import InterruptFlag
 from nnscratch.app.recipe import TrainConfig, TrainResult, training_inputs
-from nnscratch.base.atomic import fsync_directory
-from nnscratch.base.errors import DataError, ModelFileError
+from nnscratch.base.atomic import (
+    DirectoryLock,
+    fsync_directory,
+    is_empty_output,
+    lock_directory,
+    remove_staging_leftovers,
+)
+from nnscratch.base.errors import DataError, ModelFileError, UsageError
+from nnscratch.data.preprocessing import ImagePreprocessor
 from nnscratch.models.ensemble import Ensemble, member_seeds
+from nnscratch.models.registry import check_build_size
 from nnscratch.persist.checkpoint import (
     CHECKPOINT_NAME,
     Checkpoint,
@@ -145,6 +155,113 @@ def _check_order(ckpt: RunCheckpoint, m: int) -> None:
         )
 
 
+def _differences(a, b, where: str = "") -> Iterator[str]:
+    """Where two JSON-like descriptions differ ("members[1].config.layer_dims: ...")."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b), key=str):
+            yield from _differences(a.get(key), b.get(key), f"{where}.{key}" if where else key)
+    elif isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            yield from _differences(x, y, f"{where}[{i}]")
+    elif a != b:
+        yield f"{where or 'the model'}: the settings give {a!r}, the checkpoint holds {b!r}"
+
+
+def _check_settings_describe_model(ckpt: RunCheckpoint, path: Path, n_x: int, image_shape):
+    """ModelFileError unless the checkpoint's settings describe exactly its model (the class,
+    layers, activations, members and their seeds that the recipe builds): an edited
+    setting (``layers``, ``ensemble``, ``model``...) would otherwise be resumed with the old
+    model and written into the new model file's metadata as if it had been trained so."""
+    try:
+        fresh = _build_model(ckpt.config, n_x, image_shape)
+    except UsageError as err:
+        raise ModelFileError(
+            f"{path / CHECKPOINT_NAME}: its settings cannot be built ({err})"
+        ) from None
+    wanted = {"class": type(fresh).__name__, "config": fresh.config()}
+    stored = {"class": type(ckpt.model).__name__, "config": ckpt.model.config()}
+    first = next(_differences(wanted, stored), None)
+    if first is not None:
+        raise ModelFileError(
+            f"{path / CHECKPOINT_NAME} is not a consistent checkpoint: its settings do not "
+            f"describe its model ({first})"
+        )
+
+
+def _same_state(a: dict, b: dict) -> bool:
+    """Two preprocessor states (scalars and arrays) are the same."""
+    if set(a) != set(b):
+        return False
+    for key, x in a.items():
+        y = b[key]
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            x, y = np.asarray(x), np.asarray(y)
+            if x.shape != y.shape or x.dtype != y.dtype or not np.array_equal(x, y):
+                return False
+        elif type(x) is not type(y) or x != y:
+            return False
+    return True
+
+
+def _check_run_state(ckpt: RunCheckpoint, path: Path, x_train) -> None:
+    """ModelFileError unless the checkpoint's preprocessor is the one its settings fit on
+    these images (a deterministic fit) and its histories fit its settings (no more updates
+    than the run makes, early stopping only when the run stops early)."""
+    where = path / CHECKPOINT_NAME
+    config = ckpt.config
+
+    expected = ImagePreprocessor(standardize=config.standardize).fit(x_train).get_state()
+    if not _same_state(expected, ckpt.preprocessor.get_state()):
+        raise ModelFileError(
+            f"{where} is not a consistent checkpoint: its preprocessor is not the one its "
+            "settings fit on these training images"
+        )
+    histories = list(ckpt.histories)
+    if ckpt.progress is not None:
+        histories.append(History.from_dict(ckpt.progress["history"]))
+    for k, history in enumerate(histories):
+        if config.iterations is not None and len(history.costs) > config.iterations:
+            raise ModelFileError(
+                f"{where} is not a consistent checkpoint: network {k} recorded "
+                f"{len(history.costs)} updates; the run makes {config.iterations}"
+            )
+        if history.stopped_early and not config.early_stopping:
+            raise ModelFileError(
+                f"{where} is not a consistent checkpoint: network {k} stopped early in a run "
+                "without early stopping"
+            )
+
+
+def _check_validation_split(config: TrainConfig, m: int) -> None:
+    """UsageError when ``validation_fraction`` holds out so many of the ``m`` training samples
+    (mirrored copies included) that fewer than two are left to train on."""
+    frac = config.validation_fraction
+    if not frac:
+        return
+    left = m - math.ceil(frac * m)
+    if left < 2:
+        raise UsageError(
+            f"--validation-fraction {frac:g} holds out {m - left} of the {m} training samples, "
+            f"leaving {left} to train on; use a fraction of at most {(m - 2) / m:.3f}"
+        )
+
+
+def _build_model(config: TrainConfig, n_x: int, image_shape):
+    """The run's fresh model, its size checked first (``check_build_size``: ``--ensemble
+    100000``, ``--layers 1000000``, ``--architecture dense100000000`` are refused unbuilt);
+    UsageError naming the problem for a recipe that cannot be built (an architecture whose
+    pooling leaves no pixels, ``bn-bn``...)."""
+    try:
+        if config.model == "cnn":
+            name, description = "ConvNetwork", config.cnn_kwargs(image_shape)
+        else:
+            name, description = "Network", config.network_kwargs(n_x)
+        check_build_size(name, description, members=config.ensemble)
+        return config.build_model(n_x, image_shape=image_shape)
+    except ValueError as err:
+        raise UsageError(f"cannot build the model: {err}") from None
+
+
 class RunDirectory:
     """The directory of one training run: its checkpoint while training, then its outputs.
 
@@ -162,16 +279,34 @@ class RunDirectory:
         self.member = 0
         self.every: int | None = None
         self._state: dict = {}
+        self.lock: DirectoryLock | None = None  # held while the run lives (``claim``)
 
     @property
     def checkpoint_path(self) -> Path:
         return self.path / CHECKPOINT_NAME
 
     # ---- opening -------------------------------------------------------------------------
+    def claim(self, *, fresh: bool) -> RunDirectory:
+        """Lock the directory for this process until ``close`` (``UsageError`` at once when
+        another process holds it: two ``nnscratch train --out D`` cannot both write D), then
+        remove what a killed process left of its staging (``.outputs.*.tmp``, which would
+        otherwise block reusing the directory). ``fresh``: the directory must now be empty
+        (``UsageError`` otherwise), checked under the lock."""
+        self.lock = lock_directory(self.path)
+        try:
+            remove_staging_leftovers(self.path)
+            if fresh and not is_empty_output(self.path):
+                raise UsageError(f"--out {self.path} already exists and is not an empty directory")
+        except BaseException:
+            self.close()
+            raise
+        return self
+
     @classmethod
     def create(cls, path: str | os.PathLike[str]) -> RunDirectory:
         """Create ``path`` (and missing parents) and check that files can be written there.
-        Raises OSError (naming ``path`` and why) when it cannot be."""
+        Raises OSError (naming ``path`` and why) when it cannot be. (The command line then
+        ``claim``s it.)"""
         path = Path(path)
         created = []
         probe = path
@@ -207,6 +342,12 @@ class RunDirectory:
             )
         return cls(path, [], load_run_checkpoint(ckpt_path))
 
+    def close(self) -> None:
+        """Release the directory's lock (the process's end releases it too)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
     def discard_if_empty(self) -> None:
         """Remove the directories ``create`` made, where they are still empty."""
         for d in self.created:
@@ -231,6 +372,8 @@ class RunDirectory:
         checkpoint is written at the start, every ``every`` updates of each network and when
         each network is done. Without, only a Ctrl-C writes one: it raises
         ``TrainingInterrupted`` after the checkpoint when ``interrupt.requested`` is set.
+        The trained run's checkpoint is always written at the end, so that a stop while its
+        outputs are written leaves a run that ``--resume`` finishes (without training).
         Raises ``DataError`` when resuming on other data than the checkpoint's.
         """
         start = time.perf_counter()
@@ -253,10 +396,13 @@ class RunDirectory:
         preprocessor, X, y_train, image_shape = training_inputs(
             config, x_train, y_train, ckpt.preprocessor if ckpt is not None else None
         )
+        _check_validation_split(config, len(X))
         if ckpt is None:
-            model = config.build_model(X.shape[1], image_shape=image_shape)
+            model = _build_model(config, X.shape[1], image_shape)
         else:
             model = ckpt.model
+            _check_settings_describe_model(ckpt, self.path, X.shape[1], image_shape)
+            _check_run_state(ckpt, self.path, x_train)
             _check_order(ckpt, len(X))
         members = members_of(model)
         fit_kwargs = config.fit_kwargs(image_shape=image_shape)
@@ -288,6 +434,7 @@ class RunDirectory:
                 self.write(None, histories)  # this member is done
         if isinstance(model, Ensemble):
             model.history_ = histories
+        self.write(None, histories)  # trained: a stop while the outputs are written loses nothing
         self._state = {}  # the run is trained: no more checkpoints, and the model is the caller's
         seconds = spent + time.perf_counter() - start
         return TrainResult(model, preprocessor, histories, seconds)
@@ -329,8 +476,13 @@ class RunDirectory:
             with contextlib.suppress(FileNotFoundError):
                 self.checkpoint_path.unlink()
             fsync_directory(self.path)
-        except BaseException:
+        except BaseException as err:
             shutil.rmtree(tmp, ignore_errors=True)
             self.discard_if_empty()
+            if isinstance(err, OSError) and str(self.path) not in str(err):  # name the place
+                reason = err.strerror or str(err)
+                raise OSError(
+                    err.errno, f"cannot write the outputs of the run into {self.path}: {reason}"
+                ) from err
             raise
         shutil.rmtree(tmp, ignore_errors=True)

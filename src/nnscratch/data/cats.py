@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import importlib
+import math
 import os
 import sys
 import urllib.request
@@ -36,6 +37,7 @@ import numpy.typing as npt
 
 from nnscratch.base.atomic import atomic_write
 from nnscratch.base.errors import DataError
+from nnscratch.base.limits import MAX_DATA_BYTES, check_declared_size
 
 __all__ = [
     "DATA_ENV_VAR",
@@ -265,6 +267,68 @@ def _decode_classes(raw: np.ndarray, where: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _dataset(h5py, f, key: str, path: Path, required: list[str]):
+    """The dataset ``key`` of the open file ``f``, stored in the file itself: DataError for a
+    missing key, a group, a dangling or circular link, an external link, a virtual dataset
+    (its sources could be any file, itself included, or missing and read as zeros) and
+    external raw storage (its bytes would be read from any file on the host)."""
+    where = f"{path}: {key!r}"
+    try:
+        link = f.get(key, getlink=True)
+    except (KeyError, RuntimeError, OSError, ValueError) as exc:
+        raise DataError(f"{where} cannot be opened ({exc})") from None
+    if link is None:
+        raise DataError(
+            f"{path} lacks dataset(s) {[key]}; found keys {sorted(f.keys())}, expected {required}"
+        )
+    if isinstance(link, h5py.ExternalLink):
+        exists = "an existing" if Path(link.filename).is_file() else "a missing"
+        raise DataError(
+            f"{where} is an external link to {link.path!r} in {exists} file "
+            f"{link.filename!r}; the data must be stored in {path} itself"
+        )
+    try:
+        node = f.get(key)
+    except (KeyError, RuntimeError, OSError, ValueError) as exc:
+        target = getattr(link, "path", "?")
+        raise DataError(
+            f"{where} is a link to {target!r} that cannot be resolved (dangling or circular: {exc})"
+        ) from None
+    if node is None:
+        raise DataError(f"{where} is a link to {getattr(link, 'path', '?')!r}, which is missing")
+    if not isinstance(node, h5py.Dataset):
+        raise DataError(f"{where} is a {type(node).__name__.lower()}, not a dataset")
+    if node.is_virtual:
+        raise DataError(
+            f"{where} is a virtual dataset (its data live in other files); the data must be "
+            f"stored in {path} itself"
+        )
+    if node.external:
+        files = sorted({str(name) for name, *_ in node.external})
+        raise DataError(
+            f"{where} keeps its data in external raw file(s) {files}; the data must be stored "
+            f"in {path} itself"
+        )
+    return node
+
+
+#: how many times more bytes a dataset may declare than it stores (compressed images take a
+#: half to a third of their size; a file of a few KB that declares gigabytes stores nothing)
+_MAX_EXPANSION = 64
+
+
+def _check_stored(ds, where: str) -> None:
+    """DataError when ``ds`` stores far fewer bytes than its shape declares: its unwritten
+    chunks would be read as zeros (a few KB declaring millions of images)."""
+    declared = math.prod(ds.shape) * ds.dtype.itemsize
+    stored = ds.id.get_storage_size()
+    if declared > 1 << 20 and stored * _MAX_EXPANSION < declared:
+        raise DataError(
+            f"{where} declares {declared:,} bytes (shape {ds.shape}) but stores only "
+            f"{stored:,}: most of it was never written"
+        )
+
+
 def read_cat_file(path: str | os.PathLike[str], split: str) -> CatSplit:
     """Read and validate one data file: ``split`` is "train" or "test".
 
@@ -286,13 +350,8 @@ def read_cat_file(path: str | os.PathLike[str], split: str) -> CatSplit:
     except OSError as exc:
         raise DataError(f"{path} is not a valid HDF5 file (h5py: {exc})") from exc
     with f:
-        missing = [key for key in required if not isinstance(f.get(key), h5py.Dataset)]
-        if missing:
-            raise DataError(
-                f"{path} lacks dataset(s) {missing}; found keys {sorted(f.keys())}, "
-                f"expected {required}"
-            )
-        x_ds, y_ds = f[x_key], f[y_key]
+        x_ds, y_ds = (_dataset(h5py, f, key, path, required) for key in (x_key, y_key))
+        classes_ds = _dataset(h5py, f, _CLASSES_KEY, path, required) if split == "train" else None
         if x_ds.ndim != 4 or x_ds.shape[1:] != IMAGE_SHAPE or x_ds.dtype != np.uint8:
             raise DataError(
                 f"{path}: {x_key!r} has shape {x_ds.shape} dtype {x_ds.dtype}; "
@@ -308,15 +367,25 @@ def read_cat_file(path: str | os.PathLike[str], split: str) -> CatSplit:
                 f"{path}: {x_key!r} holds {x_ds.shape[0]} images but {y_key!r} holds "
                 f"{y_ds.shape[0]} labels; expected the same number, at least 1"
             )
+        for key, ds in ((x_key, x_ds), (y_key, y_ds), (_CLASSES_KEY, classes_ds)):
+            if ds is not None:
+                check_declared_size(
+                    f"{path}: {key!r} declares shape {ds.shape} of {ds.dtype}",
+                    ds.shape[0] if ds.shape else 1,
+                    math.prod(ds.shape[1:]) * ds.dtype.itemsize,
+                    MAX_DATA_BYTES,
+                    error=DataError,
+                )
+        _check_stored(x_ds, f"{path}: {x_key!r}")
         try:
             x = np.asarray(x_ds[()], dtype=np.uint8)
             y = np.asarray(y_ds[()]).astype(np.int64)
             classes = (
-                _decode_classes(np.asarray(f[_CLASSES_KEY][()]), f"{path}: {_CLASSES_KEY!r}")
-                if split == "train"
+                _decode_classes(np.asarray(classes_ds[()]), f"{path}: {_CLASSES_KEY!r}")
+                if classes_ds is not None
                 else None
             )
-        except OSError as exc:
+        except (OSError, RuntimeError, KeyError) as exc:
             raise DataError(f"{path} is truncated or corrupt: reading it failed ({exc})") from exc
     bad = np.unique(y[(y != 0) & (y != 1)])
     if bad.size:

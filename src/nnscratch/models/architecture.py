@@ -10,20 +10,38 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
+from nnscratch.base.limits import MAX_TOKENS, check_count
+
 
 def build_layers(architecture: str, parsed, state) -> list:
     """Run each parsed token's builder on the build ``state`` (which carries at least
     ``shape``, the per-sample shape so far, advanced layer by layer); a builder's ValueError
-    comes back naming the architecture and the token."""
+    comes back naming the architecture and the token, and so does a token whose parameters
+    would take the names of earlier ones (two batch norms after one layer: "bn-bn")."""
     layers = []
+    names: set[str] = set()
     for match, builder in parsed:
         try:
             for layer in builder(match, state):
                 state.shape = layer.output_shape(state.shape)
+                _claim_names(layer, names)
                 layers.append(layer)
         except ValueError as err:
             raise ValueError(f"architecture {architecture!r}, token {match[0]!r}: {err}") from err
     return layers
+
+
+def _claim_names(layer, names: set[str]) -> None:
+    """Add the layer's parameter names (``W1``, ``gamma1``...) to ``names``; ValueError when
+    one is taken already."""
+    own = {f"{name}{layer.index}" for name in getattr(layer, "params", {})}
+    taken = sorted(own & names)
+    if taken:
+        raise ValueError(
+            f"its parameters {taken} exist already (one {type(layer).__name__} per conv or dense "
+            "layer: put a conv<F>x<K> or dense<N> token between them)"
+        )
+    names |= own
 
 
 def parse_tokens(
@@ -33,6 +51,7 @@ def parse_tokens(
     and lists the ``grammar``."""
     if not isinstance(architecture, str) or not architecture.strip():
         raise ValueError(f"architecture must be a non-empty string; got {architecture!r}")
+    check_count("architecture tokens (joined by '-')", architecture.count("-") + 1, MAX_TOKENS)
     parsed = []
     for token in architecture.strip().lower().split("-"):
         for pattern, builder in tokens.items():

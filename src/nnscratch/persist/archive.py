@@ -58,11 +58,13 @@ import numpy as np
 from nnscratch.base import jsonio
 from nnscratch.base.atomic import atomic_write
 from nnscratch.base.errors import ModelFileError
+from nnscratch.base.limits import MAX_HEADER_BYTES, check_count, check_declared_size
 
 __all__ = [
     "ArchiveFormat",
     "Malformed",
     "expect",
+    "open_regular",
     "read_archive",
     "read_npz",
     "write_archive",
@@ -74,6 +76,8 @@ T = TypeVar("T")
 #: dtype kinds an archive may hold: bool, signed and unsigned integers, floats, complex.
 ALLOWED_KINDS = "biufc"
 MAX_HEADER_CHARS = 10_000
+#: entries an archive may hold (an ensemble of 1,000 networks holds about 10,000)
+MAX_ENTRIES = 100_000
 _NPY_SUFFIX = ".npy"
 
 # What parsing arbitrary bytes as zip and .npy can raise (zipfile and numpy.lib.format raise
@@ -112,8 +116,12 @@ def read_npz(
     *,
     error: type[Exception] = ValueError,
     what: str = "a valid archive",
+    max_bytes: dict[str, int] | None = None,
 ) -> dict[str, np.ndarray]:
     """Every array of the .npz at ``path``, by name (without ".npy").
+
+    ``max_bytes`` (name -> bytes) caps what the named entries may declare; there are at most
+    ``MAX_ENTRIES`` entries. Both are checked before any entry is read.
 
     Raises ``error`` for a missing file and for any content that is not a complete,
     uncompressed archive of numeric arrays whose declared sizes match the bytes present (see
@@ -128,12 +136,12 @@ def read_npz(
     except OSError as err:
         raise error(f"{path} cannot be read: {err.strerror or err}") from None
     if not stat.S_ISREG(info.st_mode):
-        raise error(f"{path} is not a file (it is a directory or a device)")
+        raise error(f"{path} is not a regular file (it is {_kind_of(info.st_mode)})")
     size = info.st_size
     try:
-        with open(path, "rb") as fh, warnings.catch_warnings():
+        with open_regular(path) as fh, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # numpy's note on Python 2 headers
-            return _read_archive(fh, size)
+            return _read_archive(fh, size, max_bytes or {})
     except _Refused as err:
         raise error(f"{path} is not {what}: {err}") from None
     except _PARSE_ERRORS as err:
@@ -152,16 +160,51 @@ def _short(err: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _read_archive(fh, size: int) -> dict[str, np.ndarray]:
+def _kind_of(mode: int) -> str:
+    """What a non-regular file is, for messages."""
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((text for test, text in kinds if test(mode)), "not a regular file")
+
+
+def open_regular(path: str | os.PathLike[str]):
+    """``open(path, "rb")`` of a regular file only: a FIFO, device or socket is refused with
+    OSError before anything could block on it (opened with O_NONBLOCK, checked with fstat,
+    then made blocking again)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(f"{path} is not a regular file (it is {_kind_of(mode)})")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_archive(fh, size: int, max_bytes: dict[str, int]) -> dict[str, np.ndarray]:
     try:
         archive = zipfile.ZipFile(fh)
     except zipfile.BadZipFile as err:
         raise _Refused(f"not a .npz (zip) archive ({err})") from None
     with archive:
         infos = archive.infolist()
+        check_count("its number of entries", len(infos), MAX_ENTRIES, error=_Refused)
         total = 0
         for info in infos:
             _check_entry(info, size)
+            limit = max_bytes.get(info.filename[: -len(_NPY_SUFFIX)])
+            if limit is not None:
+                check_declared_size(
+                    f"entry {info.filename!r}", info.file_size, 1, limit, error=_Refused
+                )
             total += info.file_size
             if total > size:
                 raise _Refused(f"its entries declare {total} bytes or more; the file has {size}")
@@ -265,7 +308,7 @@ def read_archive(
     refuses, and when the header entry is missing, is not a 1-D uint8 array, is not UTF-8 JSON
     (or is nested too deeply to parse) or is not a JSON object.
     """
-    arrays = read_npz(path, error=error, what=what)
+    arrays = read_npz(path, error=error, what=what, max_bytes={header_key: MAX_HEADER_BYTES})
     raw = arrays.pop(header_key, None)
 
     def refuse(problem: str) -> Exception:

@@ -225,17 +225,48 @@ def _parse_history(d) -> History:
             isinstance(values, list) and all(is_number(v) for v in values),
             f"history {key!r} is not a list of numbers",
         )
-    expect(d.get("best_epoch") is None or is_int(d["best_epoch"]), "invalid best_epoch")
+        high = 1.0 if key.endswith("accuracy") else math.inf
+        expect(
+            all(math.isfinite(v) and 0 <= v <= high for v in values),
+            f"history {key!r} holds values outside [0, {high:g}] (costs and accuracies of a "
+            "training run are finite and not negative)",
+        )
+    recorded = max(len(d.get(key, [])) for key in ("costs", "train_cost", "val_cost"))
+    best = d.get("best_epoch")
+    expect(
+        best is None or (is_int(best) and 0 <= best <= recorded),
+        f"invalid best_epoch {best!r}",
+    )
     expect(isinstance(d.get("stopped_early", False), bool), "invalid stopped_early")
     return History.from_dict(d)
+
+
+def _check_generator_state(name: str, state: dict) -> None:
+    """A PCG64 state exactly as numpy writes it: 128-bit ``state`` and ``inc`` (``inc`` odd),
+    ``has_uint32`` 0 or 1 and a 32-bit ``uinteger`` (numpy itself would take a bool or an
+    out-of-range value and silently reduce it)."""
+    inner = state.get("state")
+    expect(
+        set(state) == {"bit_generator", "state", "has_uint32", "uinteger"}
+        and isinstance(inner, dict)
+        and set(inner) == {"state", "inc"}
+        and all(is_int(inner[k]) and 0 <= inner[k] < 1 << 128 for k in ("state", "inc"))
+        and inner["inc"] % 2 == 1
+        and state["has_uint32"] in (0, 1)
+        and is_int(state["has_uint32"])
+        and is_int(state["uinteger"])
+        and 0 <= state["uinteger"] < 1 << 32,
+        f"generator {name!r} has an invalid {_BIT_GENERATOR} state",
+    )
 
 
 def _parse_progress(p, arrays: dict[str, np.ndarray], net) -> dict:
     expect(isinstance(p, dict), "progress is malformed")
     counters = {k: p.get(k) for k in _COUNTERS}
     expect(all(is_int(v) and v >= 0 for v in counters.values()), f"invalid counters {counters}")
+    expect(counters["epoch"] <= counters["step"], f"epoch {counters['epoch']} exceeds its step")
     cost_sum = p.get("cost_sum")
-    expect(is_number(cost_sum) and math.isfinite(cost_sum), "invalid cost_sum")
+    expect(is_number(cost_sum) and math.isfinite(cost_sum) and cost_sum >= 0, "invalid cost_sum")
     history = _parse_history(p.get("history"))
     expect(len(history.costs) == counters["step"], "its history does not match its step")
 
@@ -247,6 +278,10 @@ def _parse_progress(p, arrays: dict[str, np.ndarray], net) -> dict:
             "progress/order is not a permutation",
         )
         expect(counters["offset"] <= order.size, "offset lies beyond the epoch")
+        expect(
+            counters["seen"] <= order.size * (counters["epoch"] + 1),
+            "it has seen more samples than its epochs hold",
+        )
 
     rngs = p.get("rngs")
     expect(isinstance(rngs, dict) and set(rngs) == set(_RNG_NAMES), "invalid generator states")
@@ -255,6 +290,7 @@ def _parse_progress(p, arrays: dict[str, np.ndarray], net) -> dict:
             isinstance(state, dict) and state.get("bit_generator") == _BIT_GENERATOR,
             f"generator {name!r} is not a {_BIT_GENERATOR}",
         )
+        _check_generator_state(name, state)
         try:
             np.random.PCG64().state = state
         except DESCRIPTION_ERRORS as err:

@@ -16,10 +16,12 @@ format's reader turns into a ``ModelFileError`` naming the file.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from nnscratch.base.limits import MAX_INPUT_VALUES
 from nnscratch.data import table_encoding as _table_encoding  # noqa: F401 (registers it)
 from nnscratch.data.preprocessing import preprocessor_from_state
 from nnscratch.models.registry import check_model_size, class_name_of, model_from_config
@@ -116,7 +118,16 @@ def _copy_into(kind: str, live: dict[str, np.ndarray], names, stored: dict[str, 
             f"{kind[:-1]} {name!r} is {array.dtype} {array.shape}; the network needs "
             f"{target.dtype} {target.shape}",
         )
+        _check_finite(kind[:-1], name, array)
         np.copyto(target, array)
+
+
+def _check_finite(what: str, name: str, array: np.ndarray) -> None:
+    """``Malformed`` when a stored float array holds NaN or an infinity: such weights would
+    load and predict "probability nan"."""
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+        raise Malformed(f"{what} {name!r} holds {bad} NaN or infinite value(s)")
 
 
 # ---- flat states -----------------------------------------------------------------------------
@@ -147,9 +158,30 @@ def take_preprocessor(scalars, arrays: dict[str, np.ndarray]):
     through the registry of preprocessor classes (``nnscratch.data.preprocessing``)."""
     state = take_state(scalars, PRE, arrays, "preprocessor state")
     try:
-        return preprocessor_from_state(state)
+        pre = preprocessor_from_state(state)
     except DESCRIPTION_ERRORS as err:
         raise Malformed(f"bad preprocessor state ({err})") from None
+    _check_preprocessor_is_finite(pre)
+    return pre
+
+
+def _check_preprocessor_is_finite(pre) -> None:
+    """``Malformed`` when the preprocessor's stored arrays hold NaN or infinities, or it maps
+    the largest pixel value (255) to one (a forged ``scale`` of 1e300): a dry run on one
+    example, when its input shape is declared and of a bounded size."""
+    for key, value in vars(pre).items():
+        if isinstance(value, np.ndarray):
+            _check_finite("preprocessor array", key.rstrip("_"), value)
+    shape = getattr(pre, "input_shape_", None)
+    if not shape or math.prod(shape) > MAX_INPUT_VALUES:
+        return  # the model file's input-size check says what is wrong with a huge one
+    with np.errstate(all="ignore"):
+        try:
+            out = pre.transform(np.full((1, *shape), 255, dtype=np.uint8))
+        except DESCRIPTION_ERRORS:
+            return  # a preprocessor of other inputs than pixels: its own checks apply
+    if not np.isfinite(np.asarray(out, dtype=np.float64)).all():
+        raise Malformed("its preprocessor maps pixel values to NaN or infinite values")
 
 
 # ---- what a model knows about its data -------------------------------------------------------

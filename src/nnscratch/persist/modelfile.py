@@ -23,6 +23,7 @@ complete model of a format this version knows (corrupt, truncated, foreign, newe
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,11 +33,12 @@ from typing import Any
 import numpy as np
 
 from nnscratch.base.batching import in_batches
+from nnscratch.base.limits import MAX_INPUT_VALUES, check_count
 from nnscratch.data.preprocessing import PREPROCESSORS
 from nnscratch.data.tables import Table
 from nnscratch.models.network import Network
 from nnscratch.nn import metrics
-from nnscratch.persist.archive import ArchiveFormat, expect
+from nnscratch.persist.archive import ArchiveFormat, Malformed, expect
 from nnscratch.persist.layout import (
     PRE,
     check_data_description,
@@ -46,7 +48,16 @@ from nnscratch.persist.layout import (
     take_preprocessor,
 )
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "PREPROCESSORS", "LoadedModel", "load", "save"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "PREPROCESSORS",
+    "LoadedModel",
+    "check_classes",
+    "classes_needed",
+    "load",
+    "save",
+]
 
 FORMAT = "nnscratch-model"
 #: Bumped whenever a change makes files unreadable to older versions; ``load`` refuses newer.
@@ -171,6 +182,7 @@ def save(
         if isinstance(classes, str) or not all(isinstance(c, str) for c in classes):
             raise ValueError(f"classes must be a sequence of strings; got {classes!r}")
         classes = list(classes)
+        check_classes(net, classes)
     header["classes"] = classes
     if metadata is not None and not isinstance(metadata, dict):
         raise ValueError(f"metadata must be a dict; got {type(metadata).__name__}")
@@ -223,10 +235,14 @@ def _parse(header: dict, arrays: dict[str, np.ndarray]) -> LoadedModel:
             isinstance(classes, list) and all(isinstance(c, str) for c in classes),
             f"'classes' is {classes!r}; expected a list of names",
         )
+        try:
+            check_classes(net, classes)
+        except ValueError as err:
+            raise Malformed(str(err)) from None
         classes = tuple(classes)
     metadata = header.get("metadata") or {}
     expect(isinstance(metadata, dict), "'metadata' is not a JSON object")
-    return LoadedModel(
+    loaded = LoadedModel(
         network=net,
         preprocessor=preprocessor,
         classes=classes,
@@ -234,3 +250,51 @@ def _parse(header: dict, arrays: dict[str, np.ndarray]) -> LoadedModel:
         format_version=header["format_version"],
         data=check_data_description(header.get("data")),
     )
+    _check_input_size(loaded)
+    return loaded
+
+
+def classes_needed(net) -> int | None:
+    """How many class names the model's output has: 2 for one sigmoid unit (labels 0 and 1),
+    n for a softmax of n units, 0 for a regression (identity) output; None when it is not
+    one list of classes (several sigmoid units)."""
+    activation = getattr(net, "output_activation", None)
+    n_outputs = getattr(net, "n_outputs", None)
+    if activation == "identity":
+        return 0
+    if activation == "sigmoid" and n_outputs == 1:
+        return 2
+    if activation == "softmax" and isinstance(n_outputs, int):
+        return n_outputs
+    return None
+
+
+def check_classes(net, classes: Sequence[str]) -> None:
+    """ValueError unless ``classes`` names each of the model's labels once (a binary model
+    needs 2 names, a softmax of n units n names, a regression none)."""
+    needed = classes_needed(net)
+    if needed is None or len(classes) == needed:
+        return
+    if needed == 0:
+        raise ValueError(
+            f"classes {list(classes)!r} given for a regression model (identity output), "
+            "which has no classes"
+        )
+    raise ValueError(
+        f"classes {list(classes)!r} name {len(classes)} label(s); this model's output has "
+        f"{needed} ({getattr(net, 'output_activation', '?')} of {net.n_outputs} unit(s))"
+    )
+
+
+def _check_input_size(model: LoadedModel) -> None:
+    """``Malformed`` when the model declares an input example of more than
+    ``MAX_INPUT_VALUES`` values (a preprocessor's ``input_shape`` of 12000 x 12000 would make
+    every predicted image a 3 GB array)."""
+    try:
+        shape = tuple(int(n) for n in model.input_shape)
+    except (TypeError, ValueError, AttributeError):
+        return  # no declared input shape: the network's own checks apply
+    check_count(
+        f"values per input example (shape {shape})", math.prod(shape), MAX_INPUT_VALUES,
+        error=Malformed,
+    )  # fmt: skip

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from functools import partial
-from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from nnscratch.base import jsonio
+from nnscratch.base.atomic import staged_directory, staged_file
+
+__all__ = [
+    "CommandParser",
+    "add_data_option",
+    "comma_separated",
+    "flag_type",
+    "print_json",
+    "staged_directory",
+    "staged_file",
+]
 from nnscratch.base.validation import check_layer_widths, check_seed, from_text
 
 T = TypeVar("T")
@@ -26,10 +33,10 @@ T = TypeVar("T")
 
 class CommandParser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line on stderr, exit status 2:
-    ``<prog>: error: <message>`` (``--help`` shows the usage)."""
+    ``<prog>: error: <message> (see <prog> --help)``."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def flag_type(
@@ -203,25 +210,3 @@ def print_json(obj: dict) -> None:
     """One JSON object on one line of stdout (the last line a command prints), in the package's
     one encoding (``nnscratch.base.jsonio``: numpy values, tuples, paths; NaN as ``NaN``)."""
     print(jsonio.dumps(obj, allow_nan=True), flush=True)
-
-
-@contextlib.contextmanager
-def staged_directory(final: Path) -> Iterator[Path]:
-    """Write a directory's files into a temporary sibling, renamed onto ``final`` only when the
-    block succeeds; on any error (or Ctrl-C) the temporary directory is removed, so no
-    half-written output is left behind. ``final`` must not exist or be an empty directory."""
-    final = Path(final)
-    parent = final.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=parent))
-    try:
-        yield tmp
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes 0700; give the usual permissions
-        if final.is_dir():
-            final.rmdir()  # empty (checked by the caller); os.replace needs it gone or empty
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

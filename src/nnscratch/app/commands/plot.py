@@ -52,21 +52,43 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def supported_formats() -> dict[str, str]:
+    """File suffixes matplotlib can write (without the dot) -> what they are."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return dict(FigureCanvasBase.get_supported_filetypes())
+
+
+def _check_out(out: Path) -> None:
+    """UsageError, before anything is drawn, for a --out whose directory is missing or whose
+    suffix names no format matplotlib writes (the allowed ones listed)."""
+    from nnscratch.base.errors import UsageError
+
+    if out.parent and not out.parent.is_dir():
+        raise UsageError(f"--out {out}: directory {out.parent} does not exist")
+    formats = supported_formats()
+    suffix = out.suffix.lower().lstrip(".")
+    if suffix not in formats:
+        raise UsageError(
+            f"--out {out}: unsupported format {out.suffix or '(no suffix)'!r}; use one of "
+            f"{', '.join('.' + name for name in sorted(formats))}"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from nnscratch.app import plots
 
     out: Path = args.out
-    if out.parent and not out.parent.is_dir():
-        from nnscratch.base.errors import UsageError
-
-        raise UsageError(f"--out {out}: directory {out.parent} does not exist")
+    _check_out(out)
     if args.what == "activations":
-        plots.plot_activations(out)
+        draw = partial(plots.plot_activations)
     else:
         from nnscratch.data.cats import load_cats
 
         data = load_cats(args.data)
         x, y = (data.x_train, data.y_train) if args.split == "train" else (data.x_test, data.y_test)
-        plots.plot_samples(x, y, data.classes, out, n=args.n, seed=args.seed)
+        draw = partial(plots.plot_samples, x, y, data.classes, n=args.n, seed=args.seed)
+    with c.staged_file(out) as staging:  # the old file or the complete new one, never half
+        draw(path=staging)
     print(f"Wrote {out}")
     return 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import signal
 import sys
 from datetime import datetime, timezone
 from functools import partial
@@ -217,6 +216,8 @@ def config_from_args(args: argparse.Namespace, base=None):
     from nnscratch.app.recipe import TrainConfig
     from nnscratch.base.errors import UsageError
 
+    if getattr(args, "model", None) == "mlp" and getattr(args, "architecture", None):
+        raise UsageError("--architecture describes a CNN; it cannot go with --model mlp")
     if base is None and (
         getattr(args, "model", None) == "cnn" or getattr(args, "architecture", None)
     ):
@@ -308,7 +309,9 @@ def _output_dir(out: Path | None) -> Path:
             k += 1
             out = Path("runs") / f"{stamp}-{k}"
         return out
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    from nnscratch.base.atomic import is_empty_output
+
+    if out.exists() and (not out.is_dir() or not is_empty_output(out)):
         raise UsageError(f"--out {out} already exists and is not an empty directory")
     return out
 
@@ -330,12 +333,8 @@ def _progress_total(config, m_train: int) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nnscratch.app import plots
-    from nnscratch.app.interrupts import deferred_interrupt
-    from nnscratch.app.progress import ProgressBar
     from nnscratch.app.runs import RunDirectory
     from nnscratch.data.cats import load_cats
-    from nnscratch.persist import modelfile as io
 
     if args.resume is None and _data_kind(args) != "cats":
         return _run_other_data(args)
@@ -349,6 +348,21 @@ def run(args: argparse.Namespace) -> int:
     data = load_cats(args.data)
     if args.resume is None:
         run_dir = RunDirectory.create(out)  # an unwritable --out fails now, not after training
+    try:
+        run_dir.claim(fresh=args.resume is None)  # locked: a second train --out D fails now
+    except BaseException:
+        run_dir.discard_if_empty()
+        raise
+    try:
+        return _train(args, config, data, run_dir, out)
+    finally:
+        run_dir.close()
+
+
+def _train(args, config, data, run_dir, out: Path) -> int:
+    from nnscratch.app.interrupts import deferred_interrupt, exit_status
+    from nnscratch.app.progress import ProgressBar
+
     print(f"Training {config.describe()} on {len(data.y_train)} images", flush=True)
     every = 100 if args.print_every is None else args.print_every
     progress = ProgressBar(
@@ -366,19 +380,35 @@ def run(args: argparse.Namespace) -> int:
                 callbacks=[progress],
                 interrupt=interrupt,
             )
-    except KeyboardInterrupt:  # TrainingInterrupted: after its final checkpoint
+    except KeyboardInterrupt as stop:  # TrainingInterrupted: after its final checkpoint
         progress.close()
         if not run_dir.checkpoint_path.is_file():
             run_dir.discard_if_empty()
             raise
-        print(f"nnscratch train: interrupted; resume with: nnscratch train --resume {out}",
-              file=sys.stderr)  # fmt: skip
-        return 128 + (interrupt.signal or signal.SIGINT)  # 130 for Ctrl-C, 143 for SIGTERM
+        return _interrupted(out, exit_status(stop, interrupt))
     except BaseException:
         run_dir.discard_if_empty()
         raise
     finally:
         progress.close()
+    if interrupt.requested:  # stopped after the last update: the trained run is checkpointed
+        return _interrupted(out, exit_status(KeyboardInterrupt(), interrupt))
+    try:
+        return _finish(args, config, result, data, run_dir, out)
+    except KeyboardInterrupt as stop:  # Ctrl-C, SIGTERM: the outputs are staged, the run kept
+        return _interrupted(out, exit_status(stop))
+
+
+def _interrupted(out: Path, status: int) -> int:
+    print(f"nnscratch train: interrupted; resume with: nnscratch train --resume {out}",
+          file=sys.stderr)  # fmt: skip
+    return status  # 130 for Ctrl-C, 143 for SIGTERM
+
+
+def _finish(args, config, result, data, run_dir, out: Path) -> int:
+    """Evaluate the trained run and write its outputs (all or none, ``run_dir.outputs``)."""
+    from nnscratch.app import plots
+    from nnscratch.persist import modelfile as io
 
     with np.errstate(over="ignore", invalid="ignore"):  # huge weights: checked just below
         train_acc = result.accuracy(data.x_train, data.y_train)

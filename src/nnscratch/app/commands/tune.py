@@ -26,7 +26,7 @@ import warnings
 from functools import partial
 from pathlib import Path
 
-from nnscratch.app.commands._common import add_data_option, flag_type, seed_type
+from nnscratch.app.commands._common import add_data_option, flag_type, seed_type, staged_directory
 from nnscratch.base import jsonio
 from nnscratch.base.errors import UsageError
 from nnscratch.base.validation import check_int_at_least, check_positive
@@ -171,8 +171,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from sklearn.exceptions import FitFailedWarning
-
         from nnscratch.sklearn import tune as tuning
         from nnscratch.sklearn.estimators import MLPClassifier  # noqa: F401 (scikit-learn is importable)
     except ImportError as err:
@@ -203,8 +201,29 @@ def run(args: argparse.Namespace) -> int:
                 "sklearn.metrics.get_scorer_names())"
             )
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a directory")
+    try:
+        with staged_directory(out) as staging:  # locked, empty and writable before the search
+            status = _search_and_write(args, space, settings, tuning, out, staging)
+            if status:
+                raise _Failed(status)  # nothing is committed: no --out appears
+    except _Failed as failed:
+        return failed.status
+    return 0
+
+
+class _Failed(Exception):
+    """The search failed (its message printed): leave the staged outputs uncommitted."""
+
+    def __init__(self, status: int):
+        self.status = status
+
+
+def _search_and_write(args, space, settings, tuning, out: Path, staging: Path) -> int:
+    """The search, then its outputs written into ``staging`` (renamed onto ``out`` by the
+    caller's ``staged_directory`` when everything is written: all files or none)."""
+    from sklearn.exceptions import FitFailedWarning
+
+    from nnscratch.sklearn.dask_backend import local_workers
 
     # ---- data ---------------------------------------------------------------------------
     X, y, X_test, y_test, class_names, preprocessor, table = _load(args)
@@ -233,7 +252,7 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with local_workers(), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", FitFailedWarning)
             result = tuning.tune(
                 X,
@@ -264,12 +283,34 @@ def run(args: argparse.Namespace) -> int:
         elif "test scores are non-finite" not in str(w.message):  # the note says it
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
-    # ---- outputs ------------------------------------------------------------------------
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path = tuning.write_csv(result.rows, out / "results.csv")
+    # ---- outputs, staged: all of them appear in --out at once, or none -------------------
+    try:
+        _write_outputs(
+            args, result, task, settings, tuning, fit_failures,
+            (X_test, y_test, class_names, table), out, staging,
+        )  # fmt: skip
+    except OSError as err:
+        raise OSError(
+            err.errno, f"cannot write the outputs into {out}: {err.strerror or err}"
+        ) from err
+    return 0
+
+
+def _write_outputs(
+    args, result, task, settings, tuning, fit_failures, test, out: Path, staging: Path
+) -> None:
+    """results.csv, scores.png, best_model.npz and best_params.json into ``staging``."""
+    X_test, y_test, class_names, table = test
+    csv_path = out / tuning.write_csv(result.rows, staging / "results.csv").name
     score_name = args.scoring or ("accuracy" if task == "classification" else "R^2")
-    plot_path = tuning.plot_scores(
-        result.rows, result.param_names, out / "scores.png", score_label=f"mean CV {score_name}"
+    plot_path = (
+        out
+        / tuning.plot_scores(
+            result.rows,
+            result.param_names,
+            staging / "scores.png",
+            score_label=f"mean CV {score_name}",
+        ).name
     )
     _print_table(result, args.top, score_name)
     summary = {
@@ -283,11 +324,18 @@ def run(args: argparse.Namespace) -> int:
     }
     if X_test is not None:
         summary["test_score"] = float(result.best_estimator.score(X_test, y_test))
-    model_path = _save_model(
-        result.best_model, out / "best_model.npz", result.best_preprocessor, class_names, summary,
-        table,
-    )  # fmt: skip
-    (out / "best_params.json").write_text(
+    model_path = (
+        out
+        / _save_model(
+            result.best_model,
+            staging / "best_model.npz",
+            result.best_preprocessor,
+            class_names,
+            summary,
+            table,
+        ).name
+    )
+    (staging / "best_params.json").write_text(
         jsonio.dumps(summary, allow_nan=True, indent=2) + "\n", encoding="utf-8"
     )
     print(
@@ -299,7 +347,6 @@ def run(args: argparse.Namespace) -> int:
         cause = f" {fit_failures[0]}" if fit_failures else ""
         print(f"note: {failed} candidate(s) scored nan: some of their fits failed.{cause}")
     print(f"wrote {csv_path}, {plot_path}, {model_path}, {out / 'best_params.json'}")
-    return 0
 
 
 def _one_line(err: Exception | str) -> str:

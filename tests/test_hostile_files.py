@@ -1,0 +1,283 @@
+"""Hostile files: HDF5 data sets and model files that declare what they do not hold.
+
+Each case ends in a one-line error naming the file and the problem, exit status 1, no
+traceback, nothing written; the forged sizes are refused before anything is allocated (the
+subprocess cases run under an address-space limit and a time limit).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nnscratch
+from nnscratch.app.cli import main
+from nnscratch.base.errors import DataError, ModelFileError
+from nnscratch.data.cats import read_cat_file
+from nnscratch.persist.archive import read_archive, write_archive
+
+h5py = pytest.importorskip("h5py")
+
+TRAIN, TEST = "train_catvnoncat.h5", "test_catvnoncat.h5"
+KEYS = ("train_set_x", "train_set_y", "list_classes")
+QUICK = ["--layers", "2", "--iterations", "1", "--ensemble", "1", "--print-every", "0"]
+
+
+def _forge(directory: Path, cat_data_dir: Path, build) -> Path:
+    """A data directory whose train file is the real one with ``build(file)`` applied to a
+    copy lacking train_set_x (and the real test file beside it)."""
+    directory.mkdir()
+    shutil.copy(cat_data_dir / TEST, directory / TEST)
+    path = directory / TRAIN
+    with h5py.File(cat_data_dir / TRAIN) as src, h5py.File(path, "w") as f:
+        for key in KEYS[1:]:
+            f[key] = src[key][()]
+        build(f, path)
+    return path
+
+
+def _self_vds(f, path):
+    layout = h5py.VirtualLayout(shape=(209, 64, 64, 3), dtype="u1")
+    layout[:] = h5py.VirtualSource(str(path), "train_set_x", shape=(209, 64, 64, 3))
+    f.create_virtual_dataset("train_set_x", layout)
+
+
+def _missing_vds(f, path):
+    layout = h5py.VirtualLayout(shape=(209, 64, 64, 3), dtype="u1")
+    layout[:] = h5py.VirtualSource(str(path.parent / "gone.h5"), "x", shape=(209, 64, 64, 3))
+    f.create_virtual_dataset("train_set_x", layout, fillvalue=0)
+
+
+def _external_raw(f, path):
+    f.create_dataset(
+        "train_set_x", shape=(1, 64, 64, 3), dtype="u1", external=[("/etc/passwd", 0, 12288)]
+    )
+
+
+def _declares(m):
+    def build(f, path):
+        del f["train_set_y"]
+        f.create_dataset("train_set_x", shape=(m, 64, 64, 3), dtype="u1", chunks=(1, 64, 64, 3))
+        f.create_dataset("train_set_y", shape=(m,), dtype="i8", chunks=(1000,))
+
+    return build
+
+
+HDF5_CASES = {
+    "virtual dataset of its own file": (_self_vds, "is a virtual dataset"),
+    "virtual dataset with a missing source": (_missing_vds, "is a virtual dataset"),
+    "external raw storage (/etc/passwd as pixels)": (_external_raw, "external raw file"),
+    "soft link to itself": (
+        lambda f, p: f.__setitem__("train_set_x", h5py.SoftLink("/train_set_x")),
+        "cannot be resolved",
+    ),
+    "dangling soft link": (
+        lambda f, p: f.__setitem__("train_set_x", h5py.SoftLink("/nowhere")),
+        "is a link to '/nowhere', which is missing",
+    ),
+    "external link to a missing file": (
+        lambda f, p: f.__setitem__("train_set_x", h5py.ExternalLink("/no/such.h5", "/x")),
+        "external link to '/x' in a missing file '/no/such.h5'",
+    ),
+    "a group, not a dataset": (
+        lambda f, p: f.create_group("train_set_x"),
+        "'train_set_x' is a group, not a dataset",
+    ),
+    "10**7 images declared in a few KB": (_declares(10**7), "above the limit of 1.0 GiB"),
+    "2 x 10**5 images declared, never written": (_declares(2 * 10**5), "above the limit"),
+    "50,000 images declared, never written": (_declares(50_000), "never written"),
+}
+
+
+@pytest.mark.parametrize("case", list(HDF5_CASES))
+def test_hostile_hdf5_is_one_line_exit_1(case, cat_data_dir, tmp_path, capsys):
+    build, message = HDF5_CASES[case]
+    data = tmp_path / "data"
+    path = _forge(data, cat_data_dir, build)
+    with pytest.raises(DataError) as info:
+        read_cat_file(path, "train")
+    assert message in str(info.value)
+    out = tmp_path / "out"
+    assert main(["train", "--data", str(data), *QUICK, "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert not out.exists(), "nothing is written"
+
+
+def test_external_link_to_an_existing_file_is_refused_too(cat_data_dir, tmp_path):
+    def build(f, path):
+        f["train_set_x"] = h5py.ExternalLink(str(cat_data_dir / TRAIN), "/train_set_x")
+
+    path = _forge(tmp_path / "data", cat_data_dir, build)
+    with pytest.raises(DataError, match="external link to '/train_set_x' in an existing file"):
+        read_cat_file(path, "train")
+
+
+# ---- model files --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def model_file(tmp_path) -> Path:
+    return nnscratch.save(nnscratch.Network([4, 3, 1], seed=0), tmp_path / "base.npz")
+
+
+def _edit(path: Path, out: Path, header_edit=None, array_edit=None) -> Path:
+    header, arrays = read_archive(path, "__nnscratch__")
+    if header_edit:
+        header_edit(header)
+    if array_edit:
+        array_edit(arrays)
+    write_archive(out, "__nnscratch__", header, arrays)
+    return out
+
+
+def _network(header) -> dict:
+    return header["network"]["config"]
+
+
+def _members(n):
+    return lambda h: h.__setitem__(
+        "network", {"class": "Ensemble", "config": {"members": [h["network"]] * n}}
+    )
+
+
+#: forged files as the issue found them: huge headers (slow to forge; the slow test loads them)
+HUGE_CASES = {
+    "a million layers": (
+        lambda h: _network(h).__setitem__("layer_dims", [4] + [1] * 10**6 + [1]),
+        None,
+        "above the limit",
+    ),
+    "100,000 ensemble members": (_members(100_000), None, "above the limit"),
+    "a million-element seed": (
+        lambda h: _network(h).__setitem__("seed", list(range(10**6))),
+        None,
+        "above the limit",
+    ),
+}
+MODEL_CASES = {
+    "a thousand and one layers": (
+        lambda h: _network(h).__setitem__("layer_dims", [4] + [1] * 1001 + [1]),
+        None,
+        "a list's items: 1,003, above the limit of 1,000",
+    ),
+    "2,000 ensemble members": (_members(2000), None, "a list's items: 2,000, above the limit"),
+    "a 5,000-element seed": (
+        lambda h: _network(h).__setitem__("seed", list(range(5000))),
+        None,
+        "a list's items: 5,000, above the limit",
+    ),
+    "a header of 2 MiB": (
+        lambda h: h["metadata"].__setitem__("note", "x" * (2 << 20)),
+        None,
+        "entry '__nnscratch__.npy': 2.0 MiB, above the limit of 1.0 MiB",
+    ),
+    "NaN weights": (
+        None,
+        lambda a: a.__setitem__("param/W1", np.full_like(a["param/W1"], np.nan)),
+        "parameter 'W1' holds 12 NaN or infinite value(s)",
+    ),
+    "an infinite bias": (
+        None,
+        lambda a: a.__setitem__("param/b2", np.full_like(a["param/b2"], np.inf)),
+        "parameter 'b2' holds 1 NaN or infinite value(s)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MODEL_CASES))
+def test_forged_model_files_raise_model_file_error(case, model_file, tmp_path, capsys):
+    header_edit, array_edit, message = MODEL_CASES[case]
+    path = _edit(model_file, tmp_path / "forged.npz", header_edit, array_edit)
+    with pytest.raises(ModelFileError) as info:
+        nnscratch.load(path)
+    assert message in str(info.value)
+    image = tmp_path / "x.png"
+    image.write_bytes(b"")  # never read: the model is refused first
+    assert main(["predict", str(path), str(image)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and message in err
+
+
+def test_a_huge_declared_input_shape_is_refused_at_load(tmp_path):
+    from nnscratch.models.conv import ConvNetwork
+
+    net = ConvNetwork("gap", input_shape=(12000, 12000, 3), output_activation="sigmoid")
+    path = nnscratch.save(net, tmp_path / "wide.npz")  # tiny: a gap network has 4 weights
+    with pytest.raises(ModelFileError, match=r"values per input example .*above the limit"):
+        nnscratch.load(path)
+
+
+def _limit_memory(limit: int):
+    def set_limits():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return set_limits
+
+
+def _run_limited(code: str, *, memory=2 << 30, timeout=60) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        preexec_fn=_limit_memory(memory),
+    )
+
+
+@pytest.mark.slow
+def test_forged_model_files_load_within_a_second_and_16_mib(model_file, tmp_path):
+    """The README's promise: each load within a second of CPU time and 16 MiB more memory
+    than an empty load (measured in a fresh process, under a 2 GiB address-space limit)."""
+    paths = []
+    for header_edit, array_edit, _ in (*HUGE_CASES.values(), *MODEL_CASES.values()):
+        paths.append(
+            str(_edit(model_file, tmp_path / f"{len(paths)}.npz", header_edit, array_edit))
+        )
+    code = f"""
+import json, resource, time, nnscratch
+from nnscratch.base.errors import ModelFileError
+nnscratch.load({str(model_file)!r})
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+out = []
+for path in {json.dumps(paths)}:
+    t = time.process_time()
+    try:
+        nnscratch.load(path)
+        kind = "loaded"
+    except ModelFileError:
+        kind = "refused"
+    out.append((kind, time.process_time() - t,
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base))
+print(json.dumps(out))
+"""
+    done = _run_limited(code)
+    assert done.returncode == 0, done.stderr
+    for kind, cpu, grown_kib in json.loads(done.stdout.strip().splitlines()[-1]):
+        assert kind == "refused"
+        assert cpu < 1.0
+        assert grown_kib < 16 * 1024
+
+
+@pytest.mark.slow
+def test_hostile_hdf5_under_an_address_space_limit(cat_data_dir, tmp_path):
+    """10**7 declared images: refused within the limit, not a MemoryError traceback."""
+    data = tmp_path / "data"
+    _forge(data, cat_data_dir, _declares(10**7))
+    code = (
+        "import sys; from nnscratch.app.cli import main; "
+        f"sys.exit(main(['train', '--data', {str(data)!r}, '--out', {str(tmp_path / 'o')!r}]))"
+    )
+    done = _run_limited(code, memory=1 << 30)
+    assert done.returncode == 1, done.stderr
+    assert "above the limit" in done.stderr and "Traceback" not in done.stderr
