@@ -46,6 +46,9 @@ class TablePreprocessor:
     cells (numbers, or strings as a CSV holds them) in the order of ``columns``.
     """
 
+    #: arrays in which NaN is a value of its own (a column with no fill value), not damage
+    NAN_MARKS = ("fill",)
+
     def __init__(self, *, impute: str | None = None, standardize: bool = True) -> None:
         if impute is not None and impute not in IMPUTE:
             raise ValueError(f"impute must be one of {', '.join(IMPUTE)} or None; got {impute!r}")

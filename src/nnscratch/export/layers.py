@@ -144,11 +144,18 @@ def _in_float32(g: Graph, x: str, op: str, inputs: list[str], **attrs: Any) -> s
     return g.node("Cast", [g.node(op, [x32, *inputs], **attrs)], to=onnx_type(g.dtype))
 
 
+def _conv_bias(layer: Conv2D) -> np.ndarray:
+    """The conv's bias (C_out,): zeros when the layer has none (a conv followed by batch norm
+    leaves its bias out, since the batch norm cancels it)."""
+    b = layer.params.get("b")
+    return np.zeros(layer.filters, dtype=layer.params["W"].dtype) if b is None else b
+
+
 def _conv_onnx(layer: Conv2D, g: Graph, x: str, shape_in) -> str:
     top, bottom, left, right = _conv_pads(layer, shape_in)
     W = layer.params["W"].transpose(3, 2, 0, 1).astype(ORT_FLOAT_ONLY)  # (C_out, C_in, kh, kw)
     W_name = g.const(f"W{layer.index}", np.ascontiguousarray(W))
-    b = g.const(f"b{layer.index}", layer.params["b"].astype(ORT_FLOAT_ONLY))
+    b = g.const(f"b{layer.index}", _conv_bias(layer).astype(ORT_FLOAT_ONLY))
     return _in_float32(
         g,
         x,
@@ -170,7 +177,7 @@ def _conv_torch(layer: Conv2D, shape_in) -> TorchEntries:
         "pads": list(_conv_pads(layer, shape_in)),  # top, bottom, left, right
     }
     weight = np.ascontiguousarray(layer.params["W"].transpose(3, 2, 0, 1))  # (C_out, C_in, kh, kw)
-    return [(spec, {"weight": weight, "bias": layer.params["b"]})]
+    return [(spec, {"weight": weight, "bias": _conv_bias(layer)})]
 
 
 def _pool_onnx(op: str, *, float32_only: bool):

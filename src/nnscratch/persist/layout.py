@@ -169,9 +169,15 @@ def _check_preprocessor_is_finite(pre) -> None:
     """``Malformed`` when the preprocessor's stored arrays hold NaN or infinities, or it maps
     the largest pixel value (255) to one (a forged ``scale`` of 1e300): a dry run on one
     example, when its input shape is declared and of a bounded size."""
+    marks_with_nan = getattr(pre, "NAN_MARKS", ())  # arrays where NaN means "none"
     for key, value in vars(pre).items():
-        if isinstance(value, np.ndarray):
-            _check_finite("preprocessor array", key.rstrip("_"), value)
+        if not isinstance(value, np.ndarray):
+            continue
+        if key in marks_with_nan:
+            if value.dtype.kind in "fc" and np.isinf(value).any():
+                raise Malformed(f"preprocessor array {key!r} holds infinite values")
+            continue
+        _check_finite("preprocessor array", key.rstrip("_"), value)
     shape = getattr(pre, "input_shape_", None)
     if not shape or math.prod(shape) > MAX_INPUT_VALUES:
         return  # the model file's input-size check says what is wrong with a huge one
