@@ -162,6 +162,15 @@ def test_a_missing_extra_is_one_line_naming_it(module, argv, tmp_path, cat_data_
     assert f"{module!r}" in result.stderr and "pip install 'nnscratch[app]'" in result.stderr
 
 
+def test_train_says_a_missing_extra_before_it_trains(tmp_path, cat_data_dir):
+    result = _without(
+        "matplotlib", "train", "--data", str(cat_data_dir), "--out", "run", cwd=tmp_path
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and "pip install 'nnscratch[app]'" in result.stderr
+    assert not (tmp_path / "run").exists()  # nothing trained, nothing written
+
+
 def test_missing_extra_rule():
     try:
         import nnscratch_no_such_module  # noqa: F401

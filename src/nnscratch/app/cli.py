@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # not built yet
             raise
         sub_parser = module.add_parser(sub)
-        sub_parser.set_defaults(_run=module.run)
+        # a command's REQUIRES (optional modules it cannot finish without) are checked before
+        # it starts, so that a missing extra is said up front, not after the work
+        sub_parser.set_defaults(_run=module.run, _requires=getattr(module, "REQUIRES", ()))
     return parser
 
 
@@ -105,12 +107,27 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _check_requires(modules: tuple[str, ...]) -> None:
+    """ModuleNotFoundError (said by ``main`` as the extra to install) for the first of
+    ``modules`` that cannot be imported."""
+    import importlib.util
+
+    for name in modules:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # a module set to None in sys.modules, or broken
+            found = False
+        if not found:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
 def _main(argv: list[str] | None) -> int:
     command = "nnscratch"
     try:
         parser = build_parser()
         args = parser.parse_args(argv)  # exits 2 with a one-line message on bad flags
         command = f"nnscratch {args.command}"
+        _check_requires(args._requires)
         return int(args._run(args) or 0)
     except UsageError as err:  # like argparse's own usage errors: SystemExit(2)
         print(f"{command}: error: {err} (see {command} --help)", file=sys.stderr)
