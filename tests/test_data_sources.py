@@ -198,6 +198,22 @@ def test_categorical_columns_missing_values_and_impute(tmp_path):
     np.testing.assert_array_equal(again.transform(features), Z)
 
 
+def test_line_numbers_are_the_file_lines_after_blank_lines_multiline_cells_and_a_split(
+    tmp_path,
+):
+    # row 0 on line 2, a blank line 3, row 1 spans lines 4-5, row 2 (the missing value) line 6
+    text = 'c,n,y\nred,1,0\n\n"bl\nue",2,1\nred,,0\nblue,4,1\n'
+    t = tables.read_table(_csv(tmp_path / "c.csv", text))
+    assert [t.line(i) for i in range(t.m)] == [2, 4, 6, 7]
+    with pytest.raises(DataError, match="column 'n' has a missing value at line 6"):
+        TablePreprocessor().fit(t.features())
+    # the rows of a held-out split keep their own lines (fit on rows 3 and 2 -> line 6)
+    with pytest.raises(DataError, match="column 'n' has a missing value at line 6"):
+        TablePreprocessor().fit(t.rows(np.array([3, 2])).features())
+    with pytest.raises(DataError, match="line 5 holds 'x' and line 2 the number"):
+        tables.read_table(_csv(tmp_path / "m.csv", "a,y\n1,0\n\n\nx,1\n"))
+
+
 def test_npz_with_a_forged_header_is_refused_before_allocating(tmp_path):
     import io
     import zipfile
