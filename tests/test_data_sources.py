@@ -394,6 +394,17 @@ def test_csv_end_to_end(tmp_path, capsys, regression):
         assert "probabilities" not in preds[0] and preds[0]["value"] > preds[1]["value"]
     else:
         assert preds[0]["label"] == "yes" and set(preds[0]["probabilities"]) == {"no", "yes"}
+    # a blank line: each prediction names its row's own line
+    rows.write_text("colour,x2,x1\nred,0.1,1.5\n\nblue,0,-2\n", encoding="utf-8")
+    assert main(["predict", str(out / "model.npz"), str(rows), "--json"]) == 0
+    assert [p["line"] for p in _last_json(capsys.readouterr().out)["predictions"]] == [2, 4]
+    # a column the model was not trained on is refused by name, not left out
+    wide = tmp_path / "wide.csv"
+    wide.write_text("colour,x2,x1,x3,target\nred,0.1,1.5,7,yes\n", encoding="utf-8")
+    for argv in (["predict", str(out / "model.npz"), str(wide)],
+                 ["evaluate", str(out / "model.npz"), "--data", str(wide)]):  # fmt: skip
+        assert main(argv) == 1
+        assert "1 column(s) the model was not trained on ('x3')" in capsys.readouterr().err
 
 
 def test_test_data_file_and_unknown_category(tmp_path, capsys):

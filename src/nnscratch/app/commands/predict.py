@@ -138,7 +138,7 @@ def _predict_rows(args, model) -> tuple[list[dict], int]:
     for path in args.inputs:
         features, _, table = read_table_inputs(path, columns, model.data.get("target"))
         for k, result in enumerate(_results(model, features)):
-            row = {"file": path, "line": table.first_line + k, **result}
+            row = {"file": path, "line": table.line(k), **result}
             results.append(row)
             print(f"{path}:{row['line']}: {_describe(result, classes)}", flush=True)
     return results, 0
