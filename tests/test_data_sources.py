@@ -232,17 +232,50 @@ def test_npz_with_a_forged_header_is_refused_before_allocating(tmp_path):
         tables.read_table(path)
 
 
-def test_parquet_needs_pyarrow_in_one_line(tmp_path):
+def test_parquet_without_pyarrow_names_the_tables_extra(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pyarrow(name, *args, **kwargs):
+        if name == "pyarrow" or name.startswith("pyarrow."):
+            raise ImportError(f"No module named {name!r}", name=name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pyarrow)
     path = tmp_path / "d.parquet"
     path.write_bytes(b"PAR1")
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        with pytest.raises(DataError, match="needs (pandas|pyarrow)"):
-            tables.read_table(path)
-    else:
-        with pytest.raises(DataError, match="cannot read"):
-            tables.read_table(path)
+    with pytest.raises(DataError, match=r"needs pyarrow .*pip install 'nnscratch\[tables\]'"):
+        tables.read_table(path)
+
+
+@pytest.mark.filterwarnings("ignore:The DataFrame has column names of mixed type")
+def test_parquet_end_to_end(tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 3))
+    frame = pd.DataFrame(x).assign(kind=np.where(x[:, 0] + x[:, 1] > 0, "up", "down"))
+    frame["colour"] = rng.choice(["red", "blue"], 80)
+    data = tmp_path / "t.parquet"
+    frame.to_parquet(data)  # pandas' integer column names 0, 1, 2 become '0', '1', '2'
+    t = tables.read_table(data)
+    assert t.names == ["0", "1", "2", "kind", "colour"] and t.m == 80
+    with pytest.raises(DataError, match="cannot read .* as Parquet"):
+        (tmp_path / "bad.parquet").write_bytes(b"PAR1 not parquet")
+        tables.read_table(tmp_path / "bad.parquet")
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(data), "--target", "kind", *FAST, "--epochs", "10",
+            "--out", str(out), "--json"]  # fmt: skip
+    assert main(argv) == 0
+    summary = _last_json(capsys.readouterr().out)
+    assert summary["task"] == "classification" and summary["test_accuracy"] > 0.6
+    assert main(["evaluate", str(out / "model.npz"), "--data", str(data), "--json"]) == 0
+    scores = _last_json(capsys.readouterr().out)
+    assert scores["accuracy"] == pytest.approx(summary["test_accuracy"])
+    assert main(["predict", str(out / "model.npz"), str(data), "--json"]) == 0
+    preds = _last_json(capsys.readouterr().out)["predictions"]
+    assert len(preds) == 80 and {p["label"] for p in preds} <= {"up", "down"}
 
 
 def test_dispatch_names_the_kinds(tmp_path):

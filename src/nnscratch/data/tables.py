@@ -23,8 +23,8 @@ The rules every caller gets (``nnscratch train/evaluate/predict/tune --data FILE
   labels, is refused).
 
 CSV is parsed by the ``csv`` module (quotes, embedded commas and newlines; a row of another
-length is refused, never padded); Parquet needs pandas and pyarrow. Every failure is a
-``DataError`` naming the file.
+length is refused, never padded); Parquet needs pandas and pyarrow (the ``tables`` extra).
+Every failure is a ``DataError`` naming the file.
 """
 
 from __future__ import annotations
@@ -422,12 +422,12 @@ def _typed_column(path, name: str, values: np.ndarray) -> np.ndarray:
 def _read_parquet(path: Path, header: bool | None) -> Table:
     try:
         import pandas as pd
-    except ImportError:
-        raise DataError("reading Parquet files needs pandas: pip install pandas pyarrow") from None
-    try:
         import pyarrow  # noqa: F401
-    except ImportError:
-        raise DataError("reading Parquet files needs pyarrow: pip install pyarrow") from None
+    except ImportError as err:
+        raise DataError(
+            f"reading Parquet files needs {err.name or 'pandas and pyarrow'} (the tables extra): "
+            f"pip install 'nnscratch[tables]'"
+        ) from None
     try:
         frame = pd.read_parquet(path)
     except Exception as err:  # pyarrow raises its own ArrowInvalid and OSError kinds
