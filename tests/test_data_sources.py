@@ -539,3 +539,25 @@ def test_a_fifo_named_like_a_table_is_refused_without_blocking(tmp_path):
         tables.read_table(fifo)
     with pytest.raises(DataError, match="not a regular file"):
         source.load_data(fifo)
+
+
+@pytest.mark.parametrize("n_classes", [6, 25])
+def test_predict_text_lists_every_class_probability(tmp_path, capsys, n_classes):
+    from nnscratch.app.commands.predict import SHOWN_CLASSES
+    from nnscratch.data.preprocessing import ImagePreprocessor
+    from nnscratch.models.network import Network
+
+    pre = ImagePreprocessor().fit(np.zeros((1, 8, 8, 3), np.uint8))
+    net = Network([8 * 8 * 3, n_classes], output_activation="softmax")
+    path = modelfile.save(net, tmp_path / "soft.npz", preprocessor=pre)
+    image = tmp_path / "x.png"
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(image)
+    assert main(["predict", str(path), str(image)]) == 0
+    line = capsys.readouterr().out.strip()
+    listed = line.split("(probabilities: ")[1].split(", ")
+    shown = min(n_classes, SHOWN_CLASSES)
+    assert len([p for p in listed if not p.startswith("...")]) == shown
+    if n_classes > SHOWN_CLASSES:
+        assert listed[-1] == f"... ({n_classes - SHOWN_CLASSES} more with --json))"
+    probabilities = [float(p.split()[1].rstrip(")")) for p in listed[:shown]]
+    assert probabilities == sorted(probabilities, reverse=True)
