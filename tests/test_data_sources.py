@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -357,6 +358,37 @@ def test_image_folder_end_to_end_three_classes(tmp_path, capsys):
     result = _last_json(captured.out)
     assert len(result["predictions"]) == 2 and result["failed"] == 1 and "bad.png" in captured.err
     assert set(result["predictions"][0]["probabilities"]) == {"ant", "bee", "cow"}
+    # a test folder with some of the model's classes is scored by their names
+    some = _folder(tmp_path / "some", classes=("ant", "bee", "cow"), n=3)
+    shutil.rmtree(some / "bee")
+    assert main(["evaluate", str(out / "model.npz"), "--data", str(some), "--json"]) == 0
+    scores = _last_json(capsys.readouterr().out)
+    assert scores["n"] == 6 and scores["per_class"]["bee"]["support"] == 0
+    assert [scores["per_class"][c]["support"] for c in ("ant", "cow")] == [3, 3]
+    other = _folder(tmp_path / "other", classes=("ant", "emu"), n=2)
+    assert main(["evaluate", str(out / "model.npz"), "--data", str(other)]) == 1
+    assert "has the classes ['ant', 'emu']; the model knows" in capsys.readouterr().err
+
+
+def test_classification_scores_agree_with_scikit_learn():
+    metrics = pytest.importorskip("sklearn.metrics")
+    from nnscratch.app.scores import classification_scores
+
+    y_true = np.array([0, 0, 1, 1, 1, 3, 3])  # class 2 absent from both
+    y_pred = np.array([0, 1, 1, 1, 0, 3, 1])
+    scores = classification_scores(y_true, y_pred, ["a", "b", "c", "d"])
+    assert scores["macro_f1"] == pytest.approx(metrics.f1_score(y_true, y_pred, average="macro"))
+    p, r, f, n = metrics.precision_recall_fscore_support(
+        y_true, y_pred, labels=[0, 1, 2, 3], zero_division=0
+    )
+    got = scores["per_class"]
+    np.testing.assert_allclose([got[c]["precision"] for c in "abcd"], p)
+    np.testing.assert_allclose([got[c]["recall"] for c in "abcd"], r)
+    np.testing.assert_allclose([got[c]["f1"] for c in "abcd"], f)
+    assert [got[c]["support"] for c in "abcd"] == list(n)
+    np.testing.assert_array_equal(
+        scores["confusion_matrix"], metrics.confusion_matrix(y_true, y_pred, labels=[0, 1, 2, 3])
+    )
 
 
 def test_evaluate_of_a_folder_model_never_reads_the_cat_data(tmp_path, capsys, monkeypatch):
