@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -198,6 +199,22 @@ def test_categorical_columns_missing_values_and_impute(tmp_path):
     np.testing.assert_array_equal(again.transform(features), Z)
 
 
+def test_line_numbers_are_the_file_lines_after_blank_lines_multiline_cells_and_a_split(
+    tmp_path,
+):
+    # row 0 on line 2, a blank line 3, row 1 spans lines 4-5, row 2 (the missing value) line 6
+    text = 'c,n,y\nred,1,0\n\n"bl\nue",2,1\nred,,0\nblue,4,1\n'
+    t = tables.read_table(_csv(tmp_path / "c.csv", text))
+    assert [t.line(i) for i in range(t.m)] == [2, 4, 6, 7]
+    with pytest.raises(DataError, match="column 'n' has a missing value at line 6"):
+        TablePreprocessor().fit(t.features())
+    # the rows of a held-out split keep their own lines (fit on rows 3 and 2 -> line 6)
+    with pytest.raises(DataError, match="column 'n' has a missing value at line 6"):
+        TablePreprocessor().fit(t.rows(np.array([3, 2])).features())
+    with pytest.raises(DataError, match="line 5 holds 'x' and line 2 the number"):
+        tables.read_table(_csv(tmp_path / "m.csv", "a,y\n1,0\n\n\nx,1\n"))
+
+
 def test_npz_with_a_forged_header_is_refused_before_allocating(tmp_path):
     import io
     import zipfile
@@ -216,17 +233,50 @@ def test_npz_with_a_forged_header_is_refused_before_allocating(tmp_path):
         tables.read_table(path)
 
 
-def test_parquet_needs_pyarrow_in_one_line(tmp_path):
+def test_parquet_without_pyarrow_names_the_tables_extra(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pyarrow(name, *args, **kwargs):
+        if name == "pyarrow" or name.startswith("pyarrow."):
+            raise ImportError(f"No module named {name!r}", name=name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pyarrow)
     path = tmp_path / "d.parquet"
     path.write_bytes(b"PAR1")
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        with pytest.raises(DataError, match="needs (pandas|pyarrow)"):
-            tables.read_table(path)
-    else:
-        with pytest.raises(DataError, match="cannot read"):
-            tables.read_table(path)
+    with pytest.raises(DataError, match=r"needs pyarrow .*pip install 'nnscratch\[tables\]'"):
+        tables.read_table(path)
+
+
+@pytest.mark.filterwarnings("ignore:The DataFrame has column names of mixed type")
+def test_parquet_end_to_end(tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 3))
+    frame = pd.DataFrame(x).assign(kind=np.where(x[:, 0] + x[:, 1] > 0, "up", "down"))
+    frame["colour"] = rng.choice(["red", "blue"], 80)
+    data = tmp_path / "t.parquet"
+    frame.to_parquet(data)  # pandas' integer column names 0, 1, 2 become '0', '1', '2'
+    t = tables.read_table(data)
+    assert t.names == ["0", "1", "2", "kind", "colour"] and t.m == 80
+    with pytest.raises(DataError, match="cannot read .* as Parquet"):
+        (tmp_path / "bad.parquet").write_bytes(b"PAR1 not parquet")
+        tables.read_table(tmp_path / "bad.parquet")
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(data), "--target", "kind", *FAST, "--epochs", "10",
+            "--out", str(out), "--json"]  # fmt: skip
+    assert main(argv) == 0
+    summary = _last_json(capsys.readouterr().out)
+    assert summary["task"] == "classification" and summary["test_accuracy"] > 0.6
+    assert main(["evaluate", str(out / "model.npz"), "--data", str(data), "--json"]) == 0
+    scores = _last_json(capsys.readouterr().out)
+    assert scores["accuracy"] == pytest.approx(summary["test_accuracy"])
+    assert main(["predict", str(out / "model.npz"), str(data), "--json"]) == 0
+    preds = _last_json(capsys.readouterr().out)["predictions"]
+    assert len(preds) == 80 and {p["label"] for p in preds} <= {"up", "down"}
 
 
 def test_dispatch_names_the_kinds(tmp_path):
@@ -308,6 +358,37 @@ def test_image_folder_end_to_end_three_classes(tmp_path, capsys):
     result = _last_json(captured.out)
     assert len(result["predictions"]) == 2 and result["failed"] == 1 and "bad.png" in captured.err
     assert set(result["predictions"][0]["probabilities"]) == {"ant", "bee", "cow"}
+    # a test folder with some of the model's classes is scored by their names
+    some = _folder(tmp_path / "some", classes=("ant", "bee", "cow"), n=3)
+    shutil.rmtree(some / "bee")
+    assert main(["evaluate", str(out / "model.npz"), "--data", str(some), "--json"]) == 0
+    scores = _last_json(capsys.readouterr().out)
+    assert scores["n"] == 6 and scores["per_class"]["bee"]["support"] == 0
+    assert [scores["per_class"][c]["support"] for c in ("ant", "cow")] == [3, 3]
+    other = _folder(tmp_path / "other", classes=("ant", "emu"), n=2)
+    assert main(["evaluate", str(out / "model.npz"), "--data", str(other)]) == 1
+    assert "has the classes ['ant', 'emu']; the model knows" in capsys.readouterr().err
+
+
+def test_classification_scores_agree_with_scikit_learn():
+    metrics = pytest.importorskip("sklearn.metrics")
+    from nnscratch.app.scores import classification_scores
+
+    y_true = np.array([0, 0, 1, 1, 1, 3, 3])  # class 2 absent from both
+    y_pred = np.array([0, 1, 1, 1, 0, 3, 1])
+    scores = classification_scores(y_true, y_pred, ["a", "b", "c", "d"])
+    assert scores["macro_f1"] == pytest.approx(metrics.f1_score(y_true, y_pred, average="macro"))
+    p, r, f, n = metrics.precision_recall_fscore_support(
+        y_true, y_pred, labels=[0, 1, 2, 3], zero_division=0
+    )
+    got = scores["per_class"]
+    np.testing.assert_allclose([got[c]["precision"] for c in "abcd"], p)
+    np.testing.assert_allclose([got[c]["recall"] for c in "abcd"], r)
+    np.testing.assert_allclose([got[c]["f1"] for c in "abcd"], f)
+    assert [got[c]["support"] for c in "abcd"] == list(n)
+    np.testing.assert_array_equal(
+        scores["confusion_matrix"], metrics.confusion_matrix(y_true, y_pred, labels=[0, 1, 2, 3])
+    )
 
 
 def test_evaluate_of_a_folder_model_never_reads_the_cat_data(tmp_path, capsys, monkeypatch):
@@ -378,6 +459,17 @@ def test_csv_end_to_end(tmp_path, capsys, regression):
         assert "probabilities" not in preds[0] and preds[0]["value"] > preds[1]["value"]
     else:
         assert preds[0]["label"] == "yes" and set(preds[0]["probabilities"]) == {"no", "yes"}
+    # a blank line: each prediction names its row's own line
+    rows.write_text("colour,x2,x1\nred,0.1,1.5\n\nblue,0,-2\n", encoding="utf-8")
+    assert main(["predict", str(out / "model.npz"), str(rows), "--json"]) == 0
+    assert [p["line"] for p in _last_json(capsys.readouterr().out)["predictions"]] == [2, 4]
+    # a column the model was not trained on is refused by name, not left out
+    wide = tmp_path / "wide.csv"
+    wide.write_text("colour,x2,x1,x3,target\nred,0.1,1.5,7,yes\n", encoding="utf-8")
+    for argv in (["predict", str(out / "model.npz"), str(wide)],
+                 ["evaluate", str(out / "model.npz"), "--data", str(wide)]):  # fmt: skip
+        assert main(argv) == 1
+        assert "1 column(s) the model was not trained on ('x3')" in capsys.readouterr().err
 
 
 def test_test_data_file_and_unknown_category(tmp_path, capsys):
@@ -479,3 +571,25 @@ def test_a_fifo_named_like_a_table_is_refused_without_blocking(tmp_path):
         tables.read_table(fifo)
     with pytest.raises(DataError, match="not a regular file"):
         source.load_data(fifo)
+
+
+@pytest.mark.parametrize("n_classes", [6, 25])
+def test_predict_text_lists_every_class_probability(tmp_path, capsys, n_classes):
+    from nnscratch.app.commands.predict import SHOWN_CLASSES
+    from nnscratch.data.preprocessing import ImagePreprocessor
+    from nnscratch.models.network import Network
+
+    pre = ImagePreprocessor().fit(np.zeros((1, 8, 8, 3), np.uint8))
+    net = Network([8 * 8 * 3, n_classes], output_activation="softmax")
+    path = modelfile.save(net, tmp_path / "soft.npz", preprocessor=pre)
+    image = tmp_path / "x.png"
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(image)
+    assert main(["predict", str(path), str(image)]) == 0
+    line = capsys.readouterr().out.strip()
+    listed = line.split("(probabilities: ")[1].split(", ")
+    shown = min(n_classes, SHOWN_CLASSES)
+    assert len([p for p in listed if not p.startswith("...")]) == shown
+    if n_classes > SHOWN_CLASSES:
+        assert listed[-1] == f"... ({n_classes - SHOWN_CLASSES} more with --json))"
+    probabilities = [float(p.split()[1].rstrip(")")) for p in listed[:shown]]
+    assert probabilities == sorted(probabilities, reverse=True)

@@ -14,7 +14,11 @@ __all__ = ["classification_scores", "format_confusion", "regression_scores", "sc
 
 def classification_scores(y_true, y_pred, classes: Sequence[str]) -> dict:
     """{"n", "accuracy", "per_class": {name: {precision, recall, f1, support}},
-    "macro_f1", "confusion_matrix" (rows: true class, columns: predicted class)}."""
+    "macro_f1", "confusion_matrix" (rows: true class, columns: predicted class)}.
+
+    ``macro_f1`` averages the classes that occur among the true or the predicted labels, as
+    scikit-learn's ``f1_score(average="macro")`` does: a test set holding some of a model's
+    classes is not marked down for the classes it lacks."""
     y_true = np.asarray(y_true).astype(np.int64).ravel()
     y_pred = np.asarray(y_pred).astype(np.int64).ravel()
     if y_true.shape != y_pred.shape:
@@ -28,6 +32,7 @@ def classification_scores(y_true, y_pred, classes: Sequence[str]) -> dict:
     recall = np.divide(tp, present, out=np.zeros(k), where=present > 0)
     total = precision + recall
     f1 = np.divide(2 * precision * recall, total, out=np.zeros(k), where=total > 0)
+    seen = (present > 0) | (predicted > 0)
     per_class = {
         str(name): {
             "precision": float(precision[i]),
@@ -41,7 +46,7 @@ def classification_scores(y_true, y_pred, classes: Sequence[str]) -> dict:
         "n": int(y_true.size),
         "accuracy": float(tp.sum() / y_true.size) if y_true.size else 0.0,
         "per_class": per_class,
-        "macro_f1": float(f1.mean()) if k else 0.0,
+        "macro_f1": float(f1[seen].mean()) if seen.any() else 0.0,
         "confusion_matrix": matrix.tolist(),
     }
 

@@ -222,10 +222,27 @@ def _load_table(spec: str | None, options: DataOptions) -> Dataset:
 
 def read_table_inputs(path: str, columns: list[str], target: str | None):
     """A table file for a model that takes ``columns``: (the feature Table, the target
-    column or None when the file lacks it)."""
+    column or None when the file lacks it). A column that is neither one of ``columns`` nor
+    the target is refused by name (as scikit-learn refuses unseen feature names): taking
+    the model's columns out of a wider table would score data of another kind."""
     table = tables.read_table(path)
     y = table.columns[table.names.index(target)] if target in table.names else None
-    return table.select(columns), y, table
+    features = table.select(columns)
+    extra = [n for n in table.names if n not in columns and n != target]
+    if extra and all(n in table.names for n in columns):
+        raise DataError(
+            f"{path} has {len(extra)} column(s) the model was not trained on ({_few(extra)}); "
+            f"it takes the {len(columns)} column(s) {_few(columns)}"
+            + (f" and the target {target!r}" if target is not None else "")
+            + "; drop the others"
+        )
+    return features, y, table
+
+
+def _few(names: list[str], limit: int = 8) -> str:
+    """Up to ``limit`` names, quoted, then how many in all."""
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
 # ---- dispatch -------------------------------------------------------------------------------

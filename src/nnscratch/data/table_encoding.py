@@ -188,7 +188,7 @@ class TablePreprocessor:
             if (codes < 0).any():
                 i = int(np.flatnonzero(codes < 0)[0])
                 raise DataError(
-                    f"{table.path}: column {name!r}, line {table.first_line + i}: category "
+                    f"{table.path}: column {name!r}, line {table.line(i)}: category "
                     f"{col[i]!r} was not in the training data ({_listing(cats)})"
                 )
             block = np.zeros((m, len(cats)))
@@ -274,7 +274,7 @@ PREPROCESSORS[_STATE_KIND] = TablePreprocessor
 def _refuse_missing(table: Table, name: str, gaps: np.ndarray) -> None:
     i = int(np.flatnonzero(gaps)[0])
     raise DataError(
-        f"{table.path}: column {name!r} has a missing value at line {table.first_line + i} "
+        f"{table.path}: column {name!r} has a missing value at line {table.line(i)} "
         f"({int(gaps.sum())} in all); fill them in, or pass --impute mean|median"
     )
 

@@ -23,8 +23,8 @@ The rules every caller gets (``nnscratch train/evaluate/predict/tune --data FILE
   labels, is refused).
 
 CSV is parsed by the ``csv`` module (quotes, embedded commas and newlines; a row of another
-length is refused, never padded); Parquet needs pandas and pyarrow. Every failure is a
-``DataError`` naming the file.
+length is refused, never padded); Parquet needs pandas and pyarrow (the ``tables`` extra).
+Every failure is a ``DataError`` naming the file.
 """
 
 from __future__ import annotations
@@ -87,13 +87,20 @@ class Table:
 
     ``columns[j]`` is float64 (m,) for a numeric column (NaN where missing) or an object
     array (m,) of str (None where missing) for a text column. ``first_line`` is the file line
-    of the first data row (2 after a header), so row i is line ``first_line + i``.
+    of the first data row (2 after a header); ``lines`` (m,) int, when known, the file line of
+    each row (a CSV's blank lines and multi-line cells, and rows taken by ``rows``), so
+    ``line(i)`` names row i's line in a message.
     """
 
     path: str
     names: list[str]
     columns: list[np.ndarray]
     first_line: int = 1
+    lines: np.ndarray | None = None
+
+    def line(self, i: int) -> int:
+        """The file line of row ``i`` (``first_line + i`` when the lines are not recorded)."""
+        return int(self.lines[i]) if self.lines is not None else self.first_line + int(i)
 
     @property
     def m(self) -> int:
@@ -122,7 +129,7 @@ class Table:
             raise DataError(f"{self.path} holds only the target column; it needs features too")
         return Table(
             self.path, [self.names[k] for k in keep], [self.columns[k] for k in keep],
-            self.first_line,
+            self.first_line, self.lines,
         )  # fmt: skip
 
     def select(self, names: Sequence[str]) -> Table:
@@ -138,7 +145,7 @@ class Table:
                 f"{self.path} lacks the column(s) {_listing(missing)} the model takes; it has "
                 f"{_listing(self.names)}"
             )
-        return Table(self.path, list(names), cols, self.first_line)
+        return Table(self.path, list(names), cols, self.first_line, self.lines)
 
     def target(self, name: str | None = None, task: str | None = None) -> TargetColumn:
         """The target column, its task (``infer_task`` unless ``task`` is given) and labels."""
@@ -146,8 +153,12 @@ class Table:
         return TargetColumn.of(self.columns[j], self.names[j], self, task)
 
     def rows(self, idx: np.ndarray) -> Table:
-        """The rows ``idx`` (line numbers are then only approximate)."""
-        return Table(self.path, list(self.names), [c[idx] for c in self.columns], self.first_line)
+        """The rows ``idx``, each keeping its file line."""
+        lines = self.lines if self.lines is not None else self.first_line + np.arange(self.m)
+        return Table(
+            self.path, list(self.names), [c[idx] for c in self.columns], self.first_line,
+            lines[idx],
+        )  # fmt: skip
 
 
 def read_table(path: str | os.PathLike[str], *, header: bool | None = None) -> Table:
@@ -187,32 +198,34 @@ def read_table(path: str | os.PathLike[str], *, header: bool | None = None) -> T
 
 def _read_csv(path: Path, header: bool | None) -> Table:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    rows = _csv_rows(path, delimiter)
+    rows, lines = _csv_rows(path, delimiter)
     if not rows:
         raise DataError(f"{path} holds no data rows")
     width = len(rows[0])
     for k, row in enumerate(rows):
         if len(row) != width:
             raise DataError(
-                f"{path}: line {k + 1} has {len(row)} fields; line 1 has {width} (every row "
-                "needs the same number of columns)"
+                f"{path}: line {lines[k]} has {len(row)} fields; line {lines[0]} has {width} "
+                "(every row needs the same number of columns)"
             )
     cells = np.array(rows, dtype=object)  # (rows, width) of str
     if header is None:
         header = _looks_like_header(cells)
     if header:
         names = [str(v).strip() for v in cells[0]]
-        cells, first = cells[1:], 2
+        cells, lines = cells[1:], lines[1:]
         _check_names(path, names)
     else:
-        names, first = [str(k) for k in range(width)], 1
-    columns = [_parse_column(path, names[j], cells[:, j], first) for j in range(width)]
-    return Table(str(path), names, columns, first)
+        names = [str(k) for k in range(width)]
+    first = int(lines[0]) if len(lines) else 2
+    columns = [_parse_column(path, names[j], cells[:, j], lines) for j in range(width)]
+    return Table(str(path), names, columns, first, lines)
 
 
-def _csv_rows(path: Path, delimiter: str) -> list[list[str]]:
+def _csv_rows(path: Path, delimiter: str) -> tuple[list[list[str]], np.ndarray]:
     """Every non-blank line's fields as strings, by the ``csv`` module (pandas' parser fills
-    a short row with empty cells, which would hide it)."""
+    a short row with empty cells, which would hide it), and (rows,) int the file line each
+    row starts on."""
     try:
         raw = path.read_bytes()
         text = raw.decode("utf-8-sig")
@@ -223,20 +236,25 @@ def _csv_rows(path: Path, delimiter: str) -> list[list[str]]:
     if "\x00" in text:
         raise DataError(f"cannot read {path} as CSV: it holds NUL bytes (a binary file?)")
     rows: list[list[str]] = []
+    starts: list[int] = []
     cells = 0
     try:
-        for row in csv.reader(io.StringIO(text), delimiter=delimiter):
+        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+        start = 1
+        for row in reader:
             if row:
                 rows.append(row)
+                starts.append(start)
                 cells += len(row)
                 if cells > MAX_CELLS:
                     raise DataError(
                         f"{path} holds more than {MAX_CELLS:,} cells (rows x columns); "
                         "tables up to that size are read"
                     )
+            start = reader.line_num + 1
     except csv.Error as err:
         raise DataError(f"cannot read {path} as CSV: {err}") from None
-    return rows
+    return rows, np.array(starts, dtype=np.int64)
 
 
 def _number(text: str) -> float | None:
@@ -279,9 +297,17 @@ def _check_names(path: Path, names: list[str]) -> None:
         seen[name] = j
 
 
-def _parse_column(path, name: str, cells: np.ndarray, first_line: int) -> np.ndarray:
+def _line_at(first_line: int | np.ndarray, i) -> int:
+    """Row ``i``'s file line: ``first_line + i``, or ``first_line[i]`` given each row's line."""
+    if isinstance(first_line, np.ndarray):
+        return int(first_line[i])
+    return first_line + int(i)
+
+
+def _parse_column(path, name: str, cells: np.ndarray, first_line: int | np.ndarray) -> np.ndarray:
     """A column of text cells as float64 (NaN: missing) or, when no cell is a number, as an
-    object array of stripped str (None: missing). Mixed numbers and text: DataError."""
+    object array of stripped str (None: missing). Mixed numbers and text: DataError.
+    ``first_line``: the first row's file line, or (m,) every row's."""
     cells = np.asarray(cells, dtype=object)
     missing = np.array([_is_missing(v) for v in cells], dtype=bool)
     values = np.full(cells.shape, np.nan)
@@ -303,18 +329,19 @@ def _parse_column(path, name: str, cells: np.ndarray, first_line: int) -> np.nda
     i = text_at[0] if text_at[0] > numeric[0] else numeric[0]
     raise DataError(
         f"{path}: column {name!r} must be numbers or text (a categorical column), not both: "
-        f"line {first_line + i} holds {cells[i]!r} and line {first_line + numeric[0]} the "
+        f"line {_line_at(first_line, i)} holds {cells[i]!r} and line "
+        f"{_line_at(first_line, numeric[0])} the "
         f"number {cells[numeric[0]]!r}"
     )
 
 
-def _check_finite(path, name: str, values: np.ndarray, first_line: int) -> None:
+def _check_finite(path, name: str, values: np.ndarray, first_line: int | np.ndarray) -> None:
     bad = np.flatnonzero(~np.isnan(values) & ~(np.abs(values) <= MAX_ABS))
     if bad.size:
         i = int(bad[0])
         raise DataError(
-            f"{path}: column {name!r}, line {first_line + i}: {float(values[i])!r} is not a finite "
-            f"number of at most {MAX_ABS:g} in size"
+            f"{path}: column {name!r}, line {_line_at(first_line, i)}: {float(values[i])!r} is "
+            f"not a finite number of at most {MAX_ABS:g} in size"
         )
 
 
@@ -395,12 +422,12 @@ def _typed_column(path, name: str, values: np.ndarray) -> np.ndarray:
 def _read_parquet(path: Path, header: bool | None) -> Table:
     try:
         import pandas as pd
-    except ImportError:
-        raise DataError("reading Parquet files needs pandas: pip install pandas pyarrow") from None
-    try:
         import pyarrow  # noqa: F401
-    except ImportError:
-        raise DataError("reading Parquet files needs pyarrow: pip install pyarrow") from None
+    except ImportError as err:
+        raise DataError(
+            f"reading Parquet files needs {err.name or 'pandas and pyarrow'} (the tables extra): "
+            f"pip install 'nnscratch[tables]'"
+        ) from None
     try:
         frame = pd.read_parquet(path)
     except Exception as err:  # pyarrow raises its own ArrowInvalid and OSError kinds
@@ -481,7 +508,7 @@ class TargetColumn:
             i = int(np.flatnonzero(missing)[0])
             raise DataError(
                 f"{table.path}: the target column {name!r} is missing at line "
-                f"{table.first_line + i}; every row needs a target"
+                f"{table.line(i)}; every row needs a target"
             )
         inferred, reason = _task_and_reason(column)
         if task is None:
@@ -503,7 +530,7 @@ class TargetColumn:
                 i = int(frac[0])
                 raise DataError(
                     f"{table.path}: a classification needs class labels; the target {name!r} "
-                    f"holds {column[i]!r} at line {table.first_line + i} (use --task regression)"
+                    f"holds {column[i]!r} at line {table.line(i)} (use --task regression)"
                 )
             names, labels = np.unique(column, return_inverse=True)
             classes = tuple(str(int(v)) for v in names)

@@ -26,7 +26,7 @@ def load_xy(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
                 f"{next(v for v in col if v is not None)!r}"
             )
         if np.isnan(col).any():
-            line = table.first_line + int(np.flatnonzero(np.isnan(col))[0])
+            line = table.line(int(np.flatnonzero(np.isnan(col))[0]))
             raise DataError(f"{path}: column {name!r} has a missing value at line {line}")
     X = np.column_stack(features.columns)
     y = table.columns[-1]

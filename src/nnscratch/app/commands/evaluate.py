@@ -178,12 +178,12 @@ def _evaluate_other(args, model) -> int:
 
 
 def _relabel(args, data, classes: tuple[str, ...]) -> None:
-    """The folder's labels in the model's class order, when both name the same classes (the
-    cat classifier's ("non-cat", "cat") and the sorted folders cat/, non-cat/); else
-    DataError naming both."""
+    """The folder's labels in the model's class order, when the folder's classes are among the
+    model's (the cat classifier's ("non-cat", "cat") and the sorted folders cat/, non-cat/;
+    a test folder holding some of a model's classes); else DataError naming both."""
     from nnscratch.base.errors import DataError
 
-    if set(data.classes or ()) != set(classes):
+    if not set(data.classes or ()) <= set(classes):
         raise DataError(
             f"--data {args.data} has the classes {list(data.classes or ())}; the model knows "
             f"{list(classes)}"

@@ -93,13 +93,19 @@ def _results(model, raw) -> list[dict]:
     return out
 
 
+#: The most classes a text line lists (most probable first); --json gives every class.
+SHOWN_CLASSES = 20
+
+
 def _describe(result: dict, classes) -> str:
     if "value" in result:
         return f"{result['value']:.6g}"
     if "probability" in result:
         return f"{result['label']} (probability of {classes[1]!r}: {result['probability']:.4f})"
-    top = sorted(result["probabilities"].items(), key=lambda kv: -kv[1])[:5]
-    shown = ", ".join(f"{name} {p:.4f}" for name, p in top)
+    ranked = sorted(result["probabilities"].items(), key=lambda kv: -kv[1])
+    shown = ", ".join(f"{name} {p:.4f}" for name, p in ranked[:SHOWN_CLASSES])
+    if len(ranked) > SHOWN_CLASSES:
+        shown += f", ... ({len(ranked) - SHOWN_CLASSES} more with --json)"
     return f"{result['label']} (probabilities: {shown})"
 
 
@@ -138,7 +144,7 @@ def _predict_rows(args, model) -> tuple[list[dict], int]:
     for path in args.inputs:
         features, _, table = read_table_inputs(path, columns, model.data.get("target"))
         for k, result in enumerate(_results(model, features)):
-            row = {"file": path, "line": table.first_line + k, **result}
+            row = {"file": path, "line": table.line(k), **result}
             results.append(row)
             print(f"{path}:{row['line']}: {_describe(result, classes)}", flush=True)
     return results, 0
