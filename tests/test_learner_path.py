@@ -110,6 +110,17 @@ def test_init_scale_reaches_the_network():
     assert "normal(0.05) init" in config.describe()
 
 
+@pytest.mark.parametrize(
+    ("argv", "got"), [([], "--init sqrt_n_prev (the default)"), (["--init", "he"], "--init he")]
+)
+def test_init_scale_without_init_normal_is_refused_not_ignored(argv, got, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--init-scale", "0.01", "--layers", "5,5", *argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--init-scale scales --init normal only; got {got}: add --init normal" in err
+
+
 @pytest.mark.parametrize("bad", ["0", "-1", "nan", "x"])
 def test_init_scale_is_checked(bad, capsys):
     with pytest.raises(SystemExit) as exc:
