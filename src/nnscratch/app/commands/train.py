@@ -54,6 +54,7 @@ _DESTS = (
 #: optional modules train cannot finish without (checked before it starts: nnscratch.app.cli)
 REQUIRES = ("matplotlib",)
 
+
 def hidden_widths_type(text: str) -> tuple[int, ...]:
     """``--layers``: the hidden widths only. The article's layers_dims (12288, 5, 5, 1) would
     otherwise become [12288, 12288, 5, 5, 1, 1]: a leading input width or a trailing output
