@@ -68,6 +68,29 @@ def test_article_runs_are_the_article_network_trained_by_plain_gradient_descent(
     assert run.layers == [48, 5, 5, 1] and run.dtype == "float64"
 
 
+def test_article_runs_take_the_articles_products_not_the_gram_rewrite():
+    """Where fit would take the Gram-matrix path (192 features, 6 images), the article's runs
+    still multiply by X as the article does: bitwise the run of fit(gram_path=False)."""
+    from nnscratch.train.batches import Batches
+    from nnscratch.train.gram import why_not
+    from nnscratch.train.optimizers import get_optimizer
+
+    rng = np.random.default_rng(1)
+
+    class Data:
+        x_train = rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8)
+        y_train = np.array([0, 1, 1, 0, 1, 0])
+        x_test, y_test = x_train, y_train
+
+    X = article.article_inputs(Data.x_train)
+    ref = article.article_network("relu", 2, n_x=X.shape[1])
+    assert why_not(ref, Batches(X, Data.y_train.reshape(-1, 1), 6), get_optimizer("gd")) is None
+    ref.fit(X, Data.y_train, learning_rate=0.03, iterations=5, gram_path=False)
+    net, _ = article.train_article("relu", 2, Data, iterations=5)
+    for key, p in net.parameters.items():
+        np.testing.assert_array_equal(p, ref.parameters[key])
+
+
 def test_article_refuses_only(cat_data_dir):
     with pytest.raises(SystemExit) as exc:
         main(["experiments", "--article", "--only", "reference", "--data", str(cat_data_dir)])
@@ -85,6 +108,17 @@ def test_init_scale_reaches_the_network():
     net = config.replace(ensemble=1).build_model(12)
     assert net.parameters["W1"].std() == pytest.approx(0.05, rel=0.3)
     assert "normal(0.05) init" in config.describe()
+
+
+@pytest.mark.parametrize(
+    ("argv", "got"), [([], "--init sqrt_n_prev (the default)"), (["--init", "he"], "--init he")]
+)
+def test_init_scale_without_init_normal_is_refused_not_ignored(argv, got, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--init-scale", "0.01", "--layers", "5,5", *argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--init-scale scales --init normal only; got {got}: add --init normal" in err
 
 
 @pytest.mark.parametrize("bad", ["0", "-1", "nan", "x"])

@@ -235,9 +235,15 @@ def config_from_args(args: argparse.Namespace, base=None):
     if changes.get("early_stopping") and changes.get("validation_fraction") is None:
         changes.setdefault("validation_fraction", base.validation_fraction or 0.2)
     try:
-        return base.replace(**changes)
+        config = base.replace(**changes)
     except ValueError as err:
         raise UsageError(str(err)) from None
+    if "init_scale" in changes and config.init not in ("normal", "random"):
+        raise UsageError(
+            f"--init-scale scales --init normal only; got --init {config.init}"
+            f"{'' if 'init' in changes else ' (the default)'}: add --init normal"
+        )
+    return config
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
