@@ -505,7 +505,7 @@ def test_tune_reads_tables_by_the_same_rules_and_its_model_predicts(tmp_path, ca
     path = tmp_path / "r.csv"
     pd.DataFrame(X).assign(y=y).to_csv(path, index=False)
     out = tmp_path / "tune"
-    argv = ["tune", "--data-file", str(path), "--param", "learning_rate=0.01", "--cv", "2",
+    argv = ["tune", "--data-file", str(path), "--param", "learning_rate_init=0.01", "--cv", "2",
             "--set", "max_iter=20", "--n-jobs", "1", "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     assert "regression" in capsys.readouterr().out

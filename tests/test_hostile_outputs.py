@@ -147,7 +147,7 @@ def npz_file(tmp_path):
 
 def _tune(npz_file, out, *extra):
     return main(
-        ["tune", "--data-file", str(npz_file), "--param", "learning_rate=0.01:0.03"]
+        ["tune", "--data-file", str(npz_file), "--param", "learning_rate_init=0.01:0.03"]
         + ["--set", "max_iter=5", "--set", "hidden_layer_sizes=4", "--cv", "2", "--n-jobs", "1"]
         + ["--out", str(out), *extra]
     )
@@ -309,7 +309,7 @@ def test_tune_workers_exit_when_tune_is_killed(tmp_path):
     data = tmp_path / "d.npz"
     np.savez(data, X=rng.normal(size=(400, 20)), y=np.arange(400) % 2)
     argv = [sys.executable, "-m", "nnscratch.app.cli", "tune", "--data-file", str(data)]
-    argv += ["--param", "learning_rate=0.001:0.002:0.003:0.004", "--set", "max_iter=3000"]
+    argv += ["--param", "learning_rate_init=0.001:0.002:0.003:0.004", "--set", "max_iter=3000"]
     argv += ["--cv", "2", "--n-jobs", "2", "--out", str(tmp_path / "o")]
     proc = subprocess.Popen(argv, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     workers: list[int] = []

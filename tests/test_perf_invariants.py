@@ -195,7 +195,7 @@ def test_benchmark_runs_and_prints_one_markdown_table():
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True).stdout
     assert "| workload | threads | nnscratch ms | PyTorch ms |" in out
     assert "1. cat [12288, 20, 7, 5, 1]" in out
-    assert out.count("4. predict + evaluate") == 3
+    assert out.count("6. predict + evaluate") == 3
 
 
 def test_all_finite_finds_nan_and_inf_without_a_full_size_mask():
