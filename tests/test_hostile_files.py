@@ -281,3 +281,50 @@ def test_hostile_hdf5_under_an_address_space_limit(cat_data_dir, tmp_path):
     done = _run_limited(code, memory=1 << 30)
     assert done.returncode == 1, done.stderr
     assert "above the limit" in done.stderr and "Traceback" not in done.stderr
+
+
+# ---- image folders with bad files ------------------------------------------------------------
+
+
+def _folder(root: Path, bad: dict[str, int], good: int = 3) -> Path:
+    """root/cat, root/dog: ``good`` 4x4 PNGs each, plus ``bad[cls]`` junk .png files."""
+    from PIL import Image
+
+    for cls in ("cat", "dog"):
+        (root / cls).mkdir(parents=True)
+        n_good = good if cls not in bad else 0
+        for i in range(n_good):
+            Image.new("RGB", (4, 4), (i, 0, 0)).save(root / cls / f"{i}.png")
+        for i in range(bad.get(cls, 0)):
+            (root / cls / f"junk{i}.png").write_bytes(b"junk")
+    return root
+
+
+def test_a_class_whose_every_image_is_unreadable_is_refused(tmp_path, capsys):
+    # before: the run trained on the other class alone and exited 0
+    root = _folder(tmp_path / "photos", {"dog": 3})
+    assert main(["train", "--data", str(root), "--iterations", "2", "--print-every", "0",
+                 "--out", str(tmp_path / "run")]) == 1  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "the class 'dog': none of its 3 image files could be read" in err
+    assert "junk0.png" in err and "Traceback" not in err
+    assert not (tmp_path / "run" / "model.npz").exists()
+
+
+def test_a_folder_with_no_readable_image_says_so(tmp_path, capsys):
+    # before: "test_fraction=0.2 of 0 samples leaves none to train on"
+    from nnscratch.data.folders import read_folder_images, scan_folder
+
+    folder = scan_folder(_folder(tmp_path / "photos", {"cat": 2, "dog": 2}))
+    with pytest.raises(DataError, match="none of the 4 image files could be read"):
+        read_folder_images(folder.files["all"], folder.labels["all"], size=(4, 4))
+
+
+def test_skipped_files_are_named_up_to_a_limit_then_counted(capsys):
+    from nnscratch.app.commands._common import SKIPPED_NAMED, print_skipped
+
+    print_skipped("train", [(f"f{i}.png", "it is empty (0 bytes)") for i in range(5000)])
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == SKIPPED_NAMED + 1
+    more = 5000 - SKIPPED_NAMED
+    assert lines[-1] == f"nnscratch train: skipped {more:,} more unreadable file(s) (5,000 in all)"

@@ -54,6 +54,7 @@ _DESTS = (
 #: optional modules train cannot finish without (checked before it starts: nnscratch.app.cli)
 REQUIRES = ("matplotlib",)
 
+
 def hidden_widths_type(text: str) -> tuple[int, ...]:
     """``--layers``: the hidden widths only. The article's layers_dims (12288, 5, 5, 1) would
     otherwise become [12288, 12288, 5, 5, 1, 1]: a leading input width or a trailing output
@@ -559,8 +560,7 @@ def _run_other_data(args: argparse.Namespace) -> int:
     data = load_data(args.data, c.data_options(args))
     for note in data.notes:
         print(note, flush=True)
-    for path, message in data.refused:
-        print(f"nnscratch train: skipped {path}: {message}", file=sys.stderr)
+    c.print_skipped("train", data.refused)
     split = None
     if data.x_test is None:
         fraction = args.test_fraction if args.test_fraction is not None else 0.2
