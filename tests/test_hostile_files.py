@@ -328,3 +328,107 @@ def test_skipped_files_are_named_up_to_a_limit_then_counted(capsys):
     assert len(lines) == SKIPPED_NAMED + 1
     more = 5000 - SKIPPED_NAMED
     assert lines[-1] == f"nnscratch train: skipped {more:,} more unreadable file(s) (5,000 in all)"
+
+
+# ---- tables: CSV and .npz ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cell", ["1_000", "\u0661\u0662"])
+def test_csv_cells_python_reads_as_numbers_but_writers_never_write_are_text(cell, tmp_path):
+    # before: float("1_000") == 1000.0 and Arabic-Indic digits were read as numbers silently
+    from nnscratch.data.tables import read_table
+
+    path = tmp_path / "t.csv"
+    path.write_text("a,y\n1,0\n2,1\n" + f"{cell},0\n")
+    with pytest.raises(DataError, match="must be numbers or text"):
+        read_table(path)
+
+
+def test_csv_with_old_mac_line_endings_is_read(tmp_path):
+    # before: "new-line character seen in unquoted field"
+    from nnscratch.data.tables import read_table
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"a,y\r1,0\r2,1\r3,0\r")
+    table = read_table(path)
+    assert table.names == ["a", "y"] and table.columns[0].tolist() == [1.0, 2.0, 3.0]
+
+
+def _npz(path: Path, members: dict[str, bytes]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def _npy_header(
+    shape, *, pad: int = 0, version: int = 1, length: int | None = None, descr: str = "<f8"
+) -> bytes:
+    import struct
+
+    text = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape!r}, }}" + " " * pad
+    text += "\n"
+    n = len(text) if length is None else length
+    if version == 1:
+        return b"\x93NUMPY\x01\x00" + struct.pack("<H", n) + text.encode()
+    return b"\x93NUMPY\x02\x00" + struct.pack("<I", n) + text.encode()
+
+
+def _y_member() -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.arange(4) % 2)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("x_name", "x_member", "message"),
+    [
+        # a header length of 2 GiB: refused before numpy reads that many bytes
+        ("X.npy", _npy_header((4, 2), version=2, length=2**31), "declares 2,147,483,648 bytes"),
+        # a long header: numpy's own message is three lines
+        ("X.npy", _npy_header((4, 2), version=2, pad=20_000), "a .npy header of at most"),
+        # a member named "X" (no .npy suffix) was read without the size check: MemoryError
+        ("X", _npy_header((100_000, 100_000)) + bytes(64), "declares shape"),
+        ("X.npy", _npy_header((10**9, 10**9)) + bytes(64), "declares shape"),
+    ],
+    ids=["header-2gib", "header-long", "no-suffix", "huge-shape"],
+)
+def test_forged_npz_tables_are_refused_before_reading(x_name, x_member, message, tmp_path):
+    from nnscratch.data.tables import read_table
+
+    path = _npz(tmp_path / "t.npz", {x_name: x_member, "y.npy": _y_member()})
+    with pytest.raises(DataError, match=message) as err:
+        read_table(path)
+    assert "\n" not in str(err.value)
+
+
+def test_a_compressed_npz_declaring_more_than_the_limit_is_refused_unread(tmp_path):
+    # before: a small deflated member of zeros was decompressed whole (2 GiB took 29 s);
+    # 128 MiB of uint8 counts as the 1 GiB of float64 columns it becomes
+    import zipfile
+
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        with zf.open("X.npy", "w", force_zip64=True) as member:
+            member.write(_npy_header((2**27 + 8,), descr="|u1"))
+            member.write(bytes(2**27 + 8))
+        zf.writestr("y.npy", _y_member())
+    assert path.stat().st_size < 2**20
+    from nnscratch.data.tables import read_table
+
+    with pytest.raises(DataError, match=r"x 8 bytes = 1\.0 GiB, above the limit of 1\.0 GiB"):
+        read_table(path)
+
+
+def test_npz_labels_of_bytes_that_are_not_utf8_are_one_line(tmp_path):
+    # before: a UnicodeDecodeError traceback
+    from nnscratch.data.tables import read_table
+
+    path = tmp_path / "t.npz"
+    np.savez(path, X=np.ones((4, 2)), y=np.array([b"a", b"\xff"] * 2))
+    with pytest.raises(DataError, match="holds bytes that are not UTF-8 text"):
+        read_table(path)
