@@ -432,3 +432,62 @@ def test_npz_labels_of_bytes_that_are_not_utf8_are_one_line(tmp_path):
     np.savez(path, X=np.ones((4, 2)), y=np.array([b"a", b"\xff"] * 2))
     with pytest.raises(DataError, match="holds bytes that are not UTF-8 text"):
         read_table(path)
+
+
+# ---- model files written for image folders and tables, then edited -----------------------
+
+
+@pytest.fixture
+def folder_model_file(tmp_path) -> Path:
+    from nnscratch.data.preprocessing import ImagePreprocessor
+
+    pre = ImagePreprocessor().fit(np.zeros((2, 4, 4, 3), np.uint8))
+    data = {"kind": "images", "image_size": [4, 4], "color": "rgb", "task": "classification",
+            "split": {"source": "photos", "test_fraction": 0.2, "seed": 0}}  # fmt: skip
+    net = nnscratch.Network([48, 3, 1], seed=0)
+    return nnscratch.save(net, tmp_path / "f.npz", preprocessor=pre, classes=("a", "b"), data=data)
+
+
+def _data(key, value):
+    return lambda h: h["data"].__setitem__(key, value)
+
+
+def _split(key, value):
+    return lambda h: h["data"]["split"].__setitem__(key, value)
+
+
+DESCRIPTION_CASES = {
+    # a classifier described as a regression: predict printed sigmoid scores as quantities
+    "task regression on a sigmoid": (_data("task", "regression"), "its task is 'regression'"),
+    # a grayscale description for an rgb preprocessor: a ValueError traceback in evaluate
+    "colour contradicting the preprocessor": (
+        _data("color", "grayscale"),
+        "says 4x4 grayscale images (4, 4, 1) but its preprocessor takes (4, 4, 3)",
+    ),
+    "image size contradicting the preprocessor": (_data("image_size", [8, 8]), "takes (4, 4, 3)"),
+    # evaluate's hold-out with these raised ValueError tracebacks
+    "split fraction 2": (_split("test_fraction", 2.0), "test_fraction must be a number in (0, 1)"),
+    "split seed -1": (_split("seed", -1), "seed must be"),
+    "split seed text": (_split("seed", "0"), "seed must be"),
+    "split source a number": (_split("source", 5), "its split's source is not a path"),
+}
+
+
+@pytest.mark.parametrize("case", list(DESCRIPTION_CASES))
+def test_edited_data_descriptions_raise_model_file_error(case, folder_model_file, tmp_path):
+    edit, message = DESCRIPTION_CASES[case]
+    path = _edit(folder_model_file, tmp_path / "forged.npz", edit)
+    with pytest.raises(ModelFileError) as info:
+        nnscratch.load(path)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_regression_described_as_a_classification_is_refused(tmp_path):
+    # before: predict printed "probability of '1': -0.4480" for an identity output
+    net = nnscratch.Network([3, 2, 1], seed=0, output_activation="identity")
+    data = {"kind": "table", "columns": ["a", "b", "c"], "target": "y", "task": "regression"}
+    path = nnscratch.save(net, tmp_path / "r.npz", data=data)
+    nnscratch.load(path)  # as written: fine
+    forged = _edit(path, tmp_path / "c.npz", _data("task", "classification"))
+    with pytest.raises(ModelFileError, match="its task is 'classification' but its output is"):
+        nnscratch.load(forged)
