@@ -491,3 +491,15 @@ def test_a_regression_described_as_a_classification_is_refused(tmp_path):
     forged = _edit(path, tmp_path / "c.npz", _data("task", "classification"))
     with pytest.raises(ModelFileError, match="its task is 'classification' but its output is"):
         nnscratch.load(forged)
+
+
+def test_tune_data_takes_a_table_through_its_checks_and_refuses_a_folder(tmp_path, capsys):
+    # before: tune --data FILE.npz / an image folder said the cat files were missing
+    path = _npz(tmp_path / "t.npz", {"X.npy": _npy_header((10**9, 10**9)) + bytes(64),
+                                      "y.npy": _y_member()})  # fmt: skip
+    assert main(["tune", "--data", str(path), "--out", str(tmp_path / "o1")]) == 1
+    assert "declares shape" in capsys.readouterr().err
+    root = _folder(tmp_path / "photos", {})
+    with pytest.raises(SystemExit, match="2"):
+        main(["tune", "--data", str(root), "--out", str(tmp_path / "o2")])
+    assert "tune reads the cat data or a table" in capsys.readouterr().err
