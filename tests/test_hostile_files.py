@@ -281,3 +281,225 @@ def test_hostile_hdf5_under_an_address_space_limit(cat_data_dir, tmp_path):
     done = _run_limited(code, memory=1 << 30)
     assert done.returncode == 1, done.stderr
     assert "above the limit" in done.stderr and "Traceback" not in done.stderr
+
+
+# ---- image folders with bad files ------------------------------------------------------------
+
+
+def _folder(root: Path, bad: dict[str, int], good: int = 3) -> Path:
+    """root/cat, root/dog: ``good`` 4x4 PNGs each, plus ``bad[cls]`` junk .png files."""
+    from PIL import Image
+
+    for cls in ("cat", "dog"):
+        (root / cls).mkdir(parents=True)
+        n_good = good if cls not in bad else 0
+        for i in range(n_good):
+            Image.new("RGB", (4, 4), (i, 0, 0)).save(root / cls / f"{i}.png")
+        for i in range(bad.get(cls, 0)):
+            (root / cls / f"junk{i}.png").write_bytes(b"junk")
+    return root
+
+
+def test_a_class_whose_every_image_is_unreadable_is_refused(tmp_path, capsys):
+    # before: the run trained on the other class alone and exited 0
+    root = _folder(tmp_path / "photos", {"dog": 3})
+    assert main(["train", "--data", str(root), "--iterations", "2", "--print-every", "0",
+                 "--out", str(tmp_path / "run")]) == 1  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "the class 'dog': none of its 3 image files could be read" in err
+    assert "junk0.png" in err and "Traceback" not in err
+    assert not (tmp_path / "run" / "model.npz").exists()
+
+
+def test_a_folder_with_no_readable_image_says_so(tmp_path, capsys):
+    # before: "test_fraction=0.2 of 0 samples leaves none to train on"
+    from nnscratch.data.folders import read_folder_images, scan_folder
+
+    folder = scan_folder(_folder(tmp_path / "photos", {"cat": 2, "dog": 2}))
+    with pytest.raises(DataError, match="none of the 4 image files could be read"):
+        read_folder_images(folder.files["all"], folder.labels["all"], size=(4, 4))
+
+
+def test_skipped_files_are_named_up_to_a_limit_then_counted(capsys):
+    from nnscratch.app.commands._common import SKIPPED_NAMED, print_skipped
+
+    print_skipped("train", [(f"f{i}.png", "it is empty (0 bytes)") for i in range(5000)])
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == SKIPPED_NAMED + 1
+    more = 5000 - SKIPPED_NAMED
+    assert lines[-1] == f"nnscratch train: skipped {more:,} more unreadable file(s) (5,000 in all)"
+
+
+# ---- tables: CSV and .npz ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cell", ["1_000", "\u0661\u0662"])
+def test_csv_cells_python_reads_as_numbers_but_writers_never_write_are_text(cell, tmp_path):
+    # before: float("1_000") == 1000.0 and Arabic-Indic digits were read as numbers silently
+    from nnscratch.data.tables import read_table
+
+    path = tmp_path / "t.csv"
+    path.write_text("a,y\n1,0\n2,1\n" + f"{cell},0\n")
+    with pytest.raises(DataError, match="must be numbers or text"):
+        read_table(path)
+
+
+def test_csv_with_old_mac_line_endings_is_read(tmp_path):
+    # before: "new-line character seen in unquoted field"
+    from nnscratch.data.tables import read_table
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"a,y\r1,0\r2,1\r3,0\r")
+    table = read_table(path)
+    assert table.names == ["a", "y"] and table.columns[0].tolist() == [1.0, 2.0, 3.0]
+
+
+def _npz(path: Path, members: dict[str, bytes]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def _npy_header(
+    shape, *, pad: int = 0, version: int = 1, length: int | None = None, descr: str = "<f8"
+) -> bytes:
+    import struct
+
+    text = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape!r}, }}" + " " * pad
+    text += "\n"
+    n = len(text) if length is None else length
+    if version == 1:
+        return b"\x93NUMPY\x01\x00" + struct.pack("<H", n) + text.encode()
+    return b"\x93NUMPY\x02\x00" + struct.pack("<I", n) + text.encode()
+
+
+def _y_member() -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.arange(4) % 2)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("x_name", "x_member", "message"),
+    [
+        # a header length of 2 GiB: refused before numpy reads that many bytes
+        ("X.npy", _npy_header((4, 2), version=2, length=2**31), "declares 2,147,483,648 bytes"),
+        # a long header: numpy's own message is three lines
+        ("X.npy", _npy_header((4, 2), version=2, pad=20_000), "a .npy header of at most"),
+        # a member named "X" (no .npy suffix) was read without the size check: MemoryError
+        ("X", _npy_header((100_000, 100_000)) + bytes(64), "declares shape"),
+        ("X.npy", _npy_header((10**9, 10**9)) + bytes(64), "declares shape"),
+    ],
+    ids=["header-2gib", "header-long", "no-suffix", "huge-shape"],
+)
+def test_forged_npz_tables_are_refused_before_reading(x_name, x_member, message, tmp_path):
+    from nnscratch.data.tables import read_table
+
+    path = _npz(tmp_path / "t.npz", {x_name: x_member, "y.npy": _y_member()})
+    with pytest.raises(DataError, match=message) as err:
+        read_table(path)
+    assert "\n" not in str(err.value)
+
+
+def test_a_compressed_npz_declaring_more_than_the_limit_is_refused_unread(tmp_path):
+    # before: a small deflated member of zeros was decompressed whole (2 GiB took 29 s);
+    # 128 MiB of uint8 counts as the 1 GiB of float64 columns it becomes
+    import zipfile
+
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        with zf.open("X.npy", "w", force_zip64=True) as member:
+            member.write(_npy_header((2**27 + 8,), descr="|u1"))
+            member.write(bytes(2**27 + 8))
+        zf.writestr("y.npy", _y_member())
+    assert path.stat().st_size < 2**20
+    from nnscratch.data.tables import read_table
+
+    with pytest.raises(DataError, match=r"x 8 bytes = 1\.0 GiB, above the limit of 1\.0 GiB"):
+        read_table(path)
+
+
+def test_npz_labels_of_bytes_that_are_not_utf8_are_one_line(tmp_path):
+    # before: a UnicodeDecodeError traceback
+    from nnscratch.data.tables import read_table
+
+    path = tmp_path / "t.npz"
+    np.savez(path, X=np.ones((4, 2)), y=np.array([b"a", b"\xff"] * 2))
+    with pytest.raises(DataError, match="holds bytes that are not UTF-8 text"):
+        read_table(path)
+
+
+# ---- model files written for image folders and tables, then edited -----------------------
+
+
+@pytest.fixture
+def folder_model_file(tmp_path) -> Path:
+    from nnscratch.data.preprocessing import ImagePreprocessor
+
+    pre = ImagePreprocessor().fit(np.zeros((2, 4, 4, 3), np.uint8))
+    data = {"kind": "images", "image_size": [4, 4], "color": "rgb", "task": "classification",
+            "split": {"source": "photos", "test_fraction": 0.2, "seed": 0}}  # fmt: skip
+    net = nnscratch.Network([48, 3, 1], seed=0)
+    return nnscratch.save(net, tmp_path / "f.npz", preprocessor=pre, classes=("a", "b"), data=data)
+
+
+def _data(key, value):
+    return lambda h: h["data"].__setitem__(key, value)
+
+
+def _split(key, value):
+    return lambda h: h["data"]["split"].__setitem__(key, value)
+
+
+DESCRIPTION_CASES = {
+    # a classifier described as a regression: predict printed sigmoid scores as quantities
+    "task regression on a sigmoid": (_data("task", "regression"), "its task is 'regression'"),
+    # a grayscale description for an rgb preprocessor: a ValueError traceback in evaluate
+    "colour contradicting the preprocessor": (
+        _data("color", "grayscale"),
+        "says 4x4 grayscale images (4, 4, 1) but its preprocessor takes (4, 4, 3)",
+    ),
+    "image size contradicting the preprocessor": (_data("image_size", [8, 8]), "takes (4, 4, 3)"),
+    # evaluate's hold-out with these raised ValueError tracebacks
+    "split fraction 2": (_split("test_fraction", 2.0), "test_fraction must be a number in (0, 1)"),
+    "split seed -1": (_split("seed", -1), "seed must be"),
+    "split seed text": (_split("seed", "0"), "seed must be"),
+    "split source a number": (_split("source", 5), "its split's source is not a path"),
+}
+
+
+@pytest.mark.parametrize("case", list(DESCRIPTION_CASES))
+def test_edited_data_descriptions_raise_model_file_error(case, folder_model_file, tmp_path):
+    edit, message = DESCRIPTION_CASES[case]
+    path = _edit(folder_model_file, tmp_path / "forged.npz", edit)
+    with pytest.raises(ModelFileError) as info:
+        nnscratch.load(path)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_regression_described_as_a_classification_is_refused(tmp_path):
+    # before: predict printed "probability of '1': -0.4480" for an identity output
+    net = nnscratch.Network([3, 2, 1], seed=0, output_activation="identity")
+    data = {"kind": "table", "columns": ["a", "b", "c"], "target": "y", "task": "regression"}
+    path = nnscratch.save(net, tmp_path / "r.npz", data=data)
+    nnscratch.load(path)  # as written: fine
+    forged = _edit(path, tmp_path / "c.npz", _data("task", "classification"))
+    with pytest.raises(ModelFileError, match="its task is 'classification' but its output is"):
+        nnscratch.load(forged)
+
+
+def test_tune_data_takes_a_table_through_its_checks_and_refuses_a_folder(tmp_path, capsys):
+    # before: tune --data FILE.npz / an image folder said the cat files were missing
+    path = _npz(tmp_path / "t.npz", {"X.npy": _npy_header((10**9, 10**9)) + bytes(64),
+                                      "y.npy": _y_member()})  # fmt: skip
+    assert main(["tune", "--data", str(path), "--out", str(tmp_path / "o1")]) == 1
+    assert "declares shape" in capsys.readouterr().err
+    root = _folder(tmp_path / "photos", {})
+    with pytest.raises(SystemExit, match="2"):
+        main(["tune", "--data", str(root), "--out", str(tmp_path / "o2")])
+    assert "tune reads the cat data or a table" in capsys.readouterr().err

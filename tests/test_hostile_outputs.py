@@ -331,3 +331,65 @@ def test_tune_workers_exit_when_tune_is_killed(tmp_path):
     for pid in lingering:  # only the test's own leftovers
         os.kill(pid, signal.SIGKILL)
     assert not lingering, f"workers {lingering} outlived tune by 20 s"
+
+
+def _image_model(tmp_path: Path) -> tuple[Path, Path]:
+    """A 4x4 RGB image model file and one PNG it can classify."""
+    from PIL import Image
+
+    from nnscratch.data.preprocessing import ImagePreprocessor
+
+    pre = ImagePreprocessor().fit(np.zeros((2, 4, 4, 3), np.uint8))
+    net = nnscratch.Network([4 * 4 * 3, 2, 1], seed=0)
+    model = nnscratch.save(net, tmp_path / "m.npz", preprocessor=pre, classes=("no", "yes"))
+    image = tmp_path / "a.png"
+    Image.new("RGB", (4, 4), (9, 9, 9)).save(image)
+    return model, image
+
+
+def test_predict_out_onto_its_model_or_an_input_is_refused(tmp_path, capsys):
+    # before: --out MODEL replaced the model file with the predictions' CSV, exit 0
+    model, image = _image_model(tmp_path)
+    before = model.read_bytes(), image.read_bytes()
+    alias = tmp_path / "sub" / ".." / "a.png"
+    (tmp_path / "sub").mkdir()
+    hard = tmp_path / "hard.npz"
+    os.link(model, hard)
+    for out in (model, image, alias, hard):
+        with pytest.raises(SystemExit, match="2"):
+            main(["predict", str(model), str(image), "--out", str(out)])
+        err = capsys.readouterr().err
+        assert "which this command reads; write to another file" in err
+        assert len(err.strip().splitlines()) == 1
+    assert (model.read_bytes(), image.read_bytes()) == before
+    assert main(["predict", str(model), str(image), "--out", str(tmp_path / "p.csv")]) == 0
+
+
+def test_export_out_onto_its_model_is_refused(tmp_path, capsys):
+    model, _ = _image_model(tmp_path)
+    before = model.read_bytes()
+    with pytest.raises(SystemExit, match="2"):
+        main(["export", str(model), "--out", str(model)])
+    assert "which this command reads" in capsys.readouterr().err
+    # --format torch writes OUT and OUT with .py: neither may be the model
+    py_model = tmp_path / "m.py"
+    os.link(model, py_model)
+    with pytest.raises(SystemExit, match="2"):
+        main(["export", str(model), "--format", "torch", "--out", str(tmp_path / "m.pt")])
+    assert "m.py is" in capsys.readouterr().err
+    assert model.read_bytes() == before
+
+
+def test_export_of_a_table_model_is_one_line(tmp_path, capsys):
+    # before: AttributeError: 'TablePreprocessor' object has no attribute 'dtype'
+    from nnscratch.data.table_encoding import TablePreprocessor
+    from nnscratch.data.tables import Table
+
+    table = Table("t.csv", ["a", "b"], [np.arange(4.0), np.array(list("xyxy"), object)])
+    pre = TablePreprocessor().fit(table)
+    net = nnscratch.Network([pre.n_features_, 2, 1], seed=0)
+    model = nnscratch.save(net, tmp_path / "t.npz", preprocessor=pre, classes=("0", "1"))
+    assert main(["export", str(model), "--out", str(tmp_path / "t.onnx")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "cannot export preprocessor TablePreprocessor: no exporter" in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "t.onnx").exists()

@@ -28,6 +28,7 @@ from typing import BinaryIO
 __all__ = [
     "DirectoryLock",
     "atomic_write",
+    "check_not_an_input",
     "check_writable_target",
     "fsync_directory",
     "is_empty_output",
@@ -38,6 +39,23 @@ __all__ = [
 ]
 
 _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def check_not_an_input(out, inputs, *, flag: str = "--out") -> None:
+    """UsageError when the output path ``out`` is (by any path: a relative one, a hard link)
+    the same file as one of ``inputs``: writing it would replace what the command reads,
+    the model file included. A path that does not exist yet is no input."""
+    from nnscratch.base.errors import UsageError
+
+    for path in inputs:
+        try:
+            same = os.path.samefile(out, path)
+        except (OSError, ValueError):  # either does not exist: not the same file
+            continue
+        if same:
+            raise UsageError(
+                f"{flag} {out} is {path}, which this command reads; write to another file"
+            )
 
 
 def _umask() -> int:

@@ -201,6 +201,29 @@ def sample_headers(paths: Sequence[str]) -> tuple[tuple[int, int] | None, str]:
     return (sizes.pop() if len(sizes) == 1 else None), color
 
 
+def _check_left(paths, labels: np.ndarray, kept: list[int], refused, classes) -> None:
+    """DataError when files were given and none was read, or when a class of ``classes``
+    had files and none of them was read; the message names the first refusal."""
+    if not paths or not refused:
+        return
+    if not kept:
+        path, message = refused[0]
+        raise DataError(
+            f"none of the {len(paths)} image files could be read (the first, {path}: {message})"
+        )
+    if classes is None:
+        return
+    given = np.bincount(labels, minlength=len(classes))
+    left = np.bincount(labels[kept], minlength=len(classes))
+    for k in np.flatnonzero((given > 0) & (left == 0)):
+        first = next(p for p, lab in zip(paths, labels, strict=True) if lab == k)
+        message = dict(refused).get(first, "")
+        raise DataError(
+            f"the class {classes[k]!r}: none of its {int(given[k])} image files could be read "
+            f"(the first, {first}: {message}); a class needs at least one readable image"
+        )
+
+
 class FolderImages(NamedTuple):
     """Images read from files: ``images`` (m, H, W, C) uint8, ``labels`` (m,), the ``paths``
     read, and one (path, message) per file ``refused`` (skipped)."""
@@ -225,12 +248,15 @@ def read_folder_images(
     on_bad_file: str = "skip",
     max_bytes: int = MAX_DECODED_BYTES,
     progress: Callable[[int], None] | None = None,
+    classes: Sequence[str] | None = None,
 ) -> FolderImages:
     """Every file of ``paths`` read by ``read_image`` at ``size`` (H, W) in ``color`` ("rgb"
     or "grayscale") into one (m, H, W, C) uint8 array allocated once; ``progress(1)`` after
     each file. A file that cannot be read is left out and listed (``on_bad_file="skip"``) or
     its DataError raised ("fail"). Raises DataError before reading when the decoded images
-    would take more than ``max_bytes``."""
+    would take more than ``max_bytes``, and after it when no file could be read, or (given
+    the ``classes`` that ``labels`` index) when a class is left without any image: training
+    or evaluating on what remains would silently drop that class."""
     if color not in ("rgb", "grayscale"):
         raise ValueError(f"color must be rgb or grayscale; got {color!r} (known: {list(COLORS)})")
     if on_bad_file not in ON_BAD_FILE:
@@ -259,5 +285,6 @@ def read_folder_images(
             refused.append((path, str(err)))
         if progress is not None:
             progress(1)
+    _check_left(paths, labels, kept, refused, classes)
     images = out[: len(kept)]  # a view: skipped files cost no second copy
     return FolderImages(images, labels[kept], [paths[i] for i in kept], refused)

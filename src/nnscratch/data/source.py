@@ -127,7 +127,12 @@ def _load_folder(spec: str | None, options: DataOptions) -> Dataset:
         if split not in folder.files:
             continue
         part = read_image_inputs(
-            folder.files[split], folder.labels[split], size, options, f"reading {split}"
+            folder.files[split],
+            folder.labels[split],
+            size,
+            options,
+            f"reading {split}",
+            classes=folder.classes,
         )
         refused.extend(part.refused)
         parts[split] = part
@@ -156,12 +161,19 @@ def _attach_test_folder(data: Dataset, path: str, size, options: DataOptions) ->
             f"has {list(data.classes or ())}"
         )
     split = "test" if "test" in other.files else ("all" if "all" in other.files else "train")
-    part = read_image_inputs(other.files[split], other.labels[split], size, options, "reading test")
+    part = read_image_inputs(
+        other.files[split],
+        other.labels[split],
+        size,
+        options,
+        "reading test",
+        classes=other.classes,
+    )
     data.x_test, data.y_test = part.images, part.labels
     data.refused.extend(part.refused)
 
 
-def read_image_inputs(paths, labels, size, options: DataOptions, what: str):
+def read_image_inputs(paths, labels, size, options: DataOptions, what: str, classes=None):
     """``folders.read_folder_images`` with the options' colour, bad-file rule, memory limit
     and progress bar, after saying how much memory the images take."""
     color = options.color or "rgb"
@@ -175,7 +187,7 @@ def read_image_inputs(paths, labels, size, options: DataOptions, what: str):
     with bar as update:
         return folders.read_folder_images(
             paths, labels, size=size, color=color, on_bad_file=options.on_bad_file,
-            max_bytes=options.max_bytes, progress=update,
+            max_bytes=options.max_bytes, progress=update, classes=classes,
         )  # fmt: skip
 
 

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from nnscratch.base.errors import DataError
+from nnscratch.base.limits import MAX_DATA_BYTES, check_declared_size
 
 __all__ = [
     "IMPUTE",
@@ -72,6 +73,8 @@ MAX_CELLS = 5_000_000
 MAX_CATEGORIES = 1000
 #: The most memory the encoded features (float64) may take.
 MAX_ENCODED_BYTES = 2 * 2**30
+#: The longest .npy header of an array in a .npz table (a real one is about 100 bytes).
+MAX_NPY_HEADER = 10_000
 #: Cells that mean "missing" (compared after stripping spaces; case-insensitive).
 MISSING = frozenset({"", "na", "nan", "n/a", "null", "none", "?"})
 #: File suffixes read as tables (lower case).
@@ -239,7 +242,10 @@ def _csv_rows(path: Path, delimiter: str) -> tuple[list[list[str]], np.ndarray]:
     starts: list[int] = []
     cells = 0
     try:
-        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+        # newline="": lines end at 
+, 
+ or a lone  (old Mac files), as csv expects
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         start = 1
         for row in reader:
             if row:
@@ -258,6 +264,11 @@ def _csv_rows(path: Path, delimiter: str) -> tuple[list[list[str]], np.ndarray]:
 
 
 def _number(text: str) -> float | None:
+    """The number a cell writes in ASCII decimal or exponent notation (as CSV writers and
+    pandas write them), else None: Python's ``float`` also takes "1_000" and non-ASCII digits
+    ("\u0661\u0662"), which no table writer means as numbers."""
+    if not isinstance(text, str) or "_" in text or not text.isascii():
+        return None
     try:
         return float(text)
     except (TypeError, ValueError):
@@ -388,22 +399,42 @@ def _read_npz(path: Path, header: bool | None) -> Table:
 def _npz_array(path, archive, members: dict, key: str) -> np.ndarray:
     """``archive[key]`` once its declared size fits what the member holds (no allocation
     from a forged header)."""
-    info = members.get(key + ".npy")
-    if info is not None:
-        with zipfile.ZipFile(path) as zf, zf.open(info) as member:
-            version = np.lib.format.read_magic(member)
-            read_header = (
-                np.lib.format.read_array_header_1_0
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, _, dtype = read_header(member, max_header_size=10_000)
-        declared = math.prod(shape) * dtype.itemsize
-        if declared > info.file_size:
+    info = members.get(key + ".npy") or members.get(key)  # np.load takes both names
+    if info is None:
+        raise DataError(f"cannot read {path}: it has no member for the array {key!r}")
+    with zipfile.ZipFile(path) as zf, zf.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        length = int.from_bytes(member.read(2 if version == (1, 0) else 4), "little")
+        if length > MAX_NPY_HEADER:  # checked before numpy reads that many bytes
             raise DataError(
-                f"cannot read {path}: array {key!r} declares shape {shape} ({declared} bytes) "
-                f"but its member holds {info.file_size} bytes"
+                f"cannot read {path}: the header of array {key!r} declares {length:,} bytes; "
+                f"a .npy header of at most {MAX_NPY_HEADER:,} bytes is read"
             )
+    with zipfile.ZipFile(path) as zf, zf.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        try:
+            shape, _, dtype = read_header(member, max_header_size=MAX_NPY_HEADER)
+        except ValueError as err:
+            raise DataError(
+                f"cannot read {path}: the header of array {key!r} is not a .npy header of "
+                f"at most {MAX_NPY_HEADER:,} bytes ({str(err).splitlines()[0]})"
+            ) from None
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > info.file_size:
+        raise DataError(
+            f"cannot read {path}: array {key!r} declares shape {shape} ({declared} bytes) "
+            f"but its member holds {info.file_size} bytes"
+        )
+    # every column becomes float64: the declared array costs 8 bytes a value at least
+    check_declared_size(
+        f"{path}: array {key!r} of shape {shape}", math.prod(shape),
+        max(dtype.itemsize, 8), MAX_DATA_BYTES, error=DataError,
+    )  # fmt: skip
     return np.asarray(archive[key])
 
 
@@ -413,7 +444,14 @@ def _typed_column(path, name: str, values: np.ndarray) -> np.ndarray:
         col = values.astype(np.float64)
         _check_finite(path, name, col, 0)
         return col
-    if values.dtype.kind in "US":
+    if values.dtype.kind == "S":
+        try:
+            values = np.char.decode(values, "utf-8")
+        except UnicodeDecodeError as err:
+            raise DataError(
+                f"{path}: column {name!r} holds bytes that are not UTF-8 text ({err.reason})"
+            ) from None
+    if values.dtype.kind == "U":
         text = values.astype(str)
         return _parse_column(path, name, text.astype(object), 0)
     raise DataError(f"{path}: column {name!r} has dtype {values.dtype}; expected numbers or text")

@@ -95,6 +95,9 @@ def _ensemble(model: Ensemble) -> Exportable:
 def _loaded(model: LoadedModel) -> Exportable:
     ex = describe(model.network)
     if model.preprocessor is not None:
+        from nnscratch.export.layers import preprocessor_exporter
+
+        preprocessor_exporter(model.preprocessor)  # a table's encoding has none: refused here
         ex.preprocessors = [model.preprocessor]
         ex.input_shape = tuple(model.input_shape)
         # raw images are uint8 pixels; other raw features come in the preprocessor's dtype

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from nnscratch.base.limits import MAX_INPUT_VALUES
+from nnscratch.base.validation import check_fraction, check_seed
 from nnscratch.data import table_encoding as _table_encoding  # noqa: F401 (registers it)
 from nnscratch.data.preprocessing import preprocessor_from_state
 from nnscratch.models.registry import check_model_size, class_name_of, model_from_config
@@ -228,6 +229,15 @@ def check_data_description(desc) -> dict | None:
             and all(isinstance(c, str) for c in cols) and isinstance(desc["target"], str),
             "its table columns are not a list of names",
         )  # fmt: skip
+    split = desc.get("split")
+    if split is not None:
+        expect(isinstance(split, dict), "its data split is not a JSON object")
+        try:
+            check_fraction("its split's test_fraction", split.get("test_fraction"))
+            check_seed(split.get("seed"), "its split's seed", allow_none=False)
+        except ValueError as err:
+            raise Malformed(str(err)) from None
+        expect(isinstance(split.get("source"), str), "its split's source is not a path")
     scale = desc.get("target_scale")
     if scale is not None:
         expect(

@@ -251,7 +251,39 @@ def _parse(header: dict, arrays: dict[str, np.ndarray]) -> LoadedModel:
         data=check_data_description(header.get("data")),
     )
     _check_input_size(loaded)
+    _check_data_agrees(loaded)
     return loaded
+
+
+def _check_data_agrees(model: LoadedModel) -> None:
+    """``Malformed`` when the data description contradicts the network or the preprocessor:
+    a "regression" task needs an identity output and a "classification" one a sigmoid or
+    softmax output (else predict prints "probabilities" of a regression, or scores of a
+    classifier as quantities); an image description's size and colour must be the
+    preprocessor's input shape (H, W, 3 for rgb or 1 for grayscale)."""
+    desc = model.data
+    if desc is None:
+        return
+    task = desc.get("task", "classification")
+    identity = classes_needed(model.network) == 0
+    expect(
+        identity == (task == "regression"),
+        f"its task is {task!r} but its output is "
+        f"{getattr(model.network, 'output_activation', '?')!r} (a regression has an identity "
+        "output; a classification a sigmoid or softmax one)",
+    )
+    if desc["kind"] == "images" and model.preprocessor is not None:
+        try:
+            shape = tuple(int(n) for n in model.input_shape)
+        except (TypeError, ValueError, AttributeError):
+            return
+        h, w = desc["image_size"]
+        declared = (h, w, 1 if desc["color"] == "grayscale" else 3)
+        expect(
+            shape == declared,
+            f"its data description says {h}x{w} {desc['color']} images {declared} but its "
+            f"preprocessor takes {shape}",
+        )
 
 
 def classes_needed(net) -> int | None:

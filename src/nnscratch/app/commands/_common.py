@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any, NoReturn, TypeVar
 
@@ -23,6 +24,7 @@ __all__ = [
     "comma_separated",
     "flag_type",
     "print_json",
+    "print_skipped",
     "staged_directory",
     "staged_file",
 ]
@@ -204,6 +206,23 @@ def read_progress(total: int, what: str) -> Iterator[Callable[[int], Any]]:
 
     with tqdm(total=total, desc=what, unit="img", file=sys.stderr, leave=False) as bar:
         yield bar.update
+
+
+#: how many skipped files are named one by one on stderr (the rest are counted)
+SKIPPED_NAMED = 20
+
+
+def print_skipped(command: str, refused: Sequence[tuple[str, str]]) -> None:
+    """One stderr line per file ``command`` skipped, for the first ``SKIPPED_NAMED``; then
+    one line counting the others (a folder of 100,000 bad files is not 100,000 lines)."""
+    for path, message in refused[:SKIPPED_NAMED]:
+        print(f"nnscratch {command}: skipped {path}: {message}", file=sys.stderr)
+    if len(refused) > SKIPPED_NAMED:
+        print(
+            f"nnscratch {command}: skipped {len(refused) - SKIPPED_NAMED:,} more unreadable "
+            f"file(s) ({len(refused):,} in all)",
+            file=sys.stderr,
+        )
 
 
 def print_json(obj: dict) -> None:

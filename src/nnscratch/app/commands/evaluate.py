@@ -8,7 +8,6 @@ train``: the rest); on other data, all of it (or its test/ folder)."""
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 
@@ -151,8 +150,7 @@ def _evaluate_other(args, model) -> int:
     else:
         options = _replace(options, target=args.target or desc.get("target"), task=model.task)
         data = _table_for_model(args, model, options)
-    for path, message in data.refused:
-        print(f"nnscratch evaluate: skipped {path}: {message}", file=sys.stderr)
+    c.print_skipped("evaluate", data.refused)
     where = f"the {args.split} set of {args.data}"
     if data.x_test is None:
         split = _same_source(model, args.data)

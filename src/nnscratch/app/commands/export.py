@@ -58,6 +58,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {out} ends in .py, where the module definition goes; use .pt")
     if args.opset is not None and args.format != "onnx":
         raise UsageError("--opset is for --format onnx")
+    from nnscratch.base.atomic import check_not_an_input
+
+    check_not_an_input(out, [args.model])
+    if args.format == "torch":
+        check_not_an_input(out.with_suffix(".py"), [args.model])
     from nnscratch import export  # its libraries are imported on use
 
     model = io.load(args.model)

@@ -170,6 +170,10 @@ def _write_csv(path: Path, results: list[dict]) -> None:
 def run(args: argparse.Namespace) -> int:
     from nnscratch.persist import modelfile as io
 
+    if args.out is not None:
+        from nnscratch.base.atomic import check_not_an_input
+
+        check_not_an_input(args.out, [args.model, *args.inputs])
     model = io.load(args.model)
     predict = _predict_rows if model.input_kind == "table" else _predict_images
     results, failed = predict(args, model)

@@ -566,8 +566,7 @@ def _run_other_data(args: argparse.Namespace) -> int:
     data = load_data(args.data, c.data_options(args))
     for note in data.notes:
         print(note, flush=True)
-    for path, message in data.refused:
-        print(f"nnscratch train: skipped {path}: {message}", file=sys.stderr)
+    c.print_skipped("train", data.refused)
     split = None
     if data.x_test is None:
         fraction = args.test_fraction if args.test_fraction is not None else 0.2

@@ -377,6 +377,18 @@ def _load(args):
     columns one-hot, task rule); ``table`` then holds its encoder, columns, target and task."""
     from nnscratch.data.preprocessing import ImagePreprocessor
 
+    if args.data is not None and not args.data_file:
+        from nnscratch.base.errors import UsageError
+        from nnscratch.data.source import kind_of
+
+        kind = kind_of(args.data)
+        if kind == "table":  # --data FILE.csv is --data-file FILE.csv
+            args.data_file = args.data
+        elif kind != "cats":
+            raise UsageError(
+                f"tune reads the cat data or a table (.npz, .csv); --data {args.data} is "
+                f"{kind} data (train and evaluate read image folders)"
+            )
     if args.data_file:
         from nnscratch.data.table_encoding import TablePreprocessor
         from nnscratch.data.tables import read_table
