@@ -242,9 +242,7 @@ def _csv_rows(path: Path, delimiter: str) -> tuple[list[list[str]], np.ndarray]:
     starts: list[int] = []
     cells = 0
     try:
-        # newline="": lines end at 
-, 
- or a lone  (old Mac files), as csv expects
+        # newline="": lines end at \n, \r\n or a lone \r (old Mac files), as csv expects
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         start = 1
         for row in reader:
