@@ -389,6 +389,7 @@ except ImportError as err:
     assert "pip install 'nnscratch[sklearn]'" in out.stdout
 
 
+@pytest.mark.slow  # a few seconds of CPU: the slow tier (CI runs it)
 def test_sklearn_array_api_check_with_scipy_array_api_set():
     """parametrize_with_checks skips check_array_api_input unless SCIPY_ARRAY_API=1 is set
     before SciPy is first imported: run it in a fresh interpreter that sets it."""

@@ -30,6 +30,7 @@ def cat_env(cat_data_dir, monkeypatch):
     monkeypatch.setenv("NNSCRATCH_DATA", str(cat_data_dir))
 
 
+@pytest.mark.slow  # a few seconds of CPU: the slow tier (CI runs it)
 def test_the_example_trains_what_network_fit_trains(example, cat_env):
     X_train, y_train, X_test, y_test = example.load_data()
     assert X_train.shape == (209, 12288) and X_train.dtype == np.float32
@@ -56,6 +57,7 @@ def test_the_example_trains_what_network_fit_trains(example, cat_env):
         assert example.accuracy(model.predict(X), y) == net.accuracy(X, y)
 
 
+@pytest.mark.slow  # a few seconds of CPU: the slow tier (CI runs it)
 def test_the_example_script_prints_the_cost_every_100_iterations(example, cat_env, capsys):
     result = example.main(["--iterations", "201"])
     lines = capsys.readouterr().out.splitlines()

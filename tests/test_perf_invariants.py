@@ -232,6 +232,7 @@ def test_loaded_model_transforms_and_predicts_raw_images_a_batch_at_a_time(tmp_p
         model.predict(images[..., :2])  # the whole array's shape is reported, not a batch's
 
 
+@pytest.mark.slow  # a few seconds of CPU: the slow tier (CI runs it)
 @pytest.mark.timeout(600)  # a benchmark process, given 300 s
 def test_sklearn_benchmark_runs_and_prints_its_table():
     """benchmarks/bench_sklearn.py on the two smallest data sets, one seed: a smoke test."""

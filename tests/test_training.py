@@ -429,6 +429,7 @@ class CostBelow(Callback):
         return None
 
 
+@pytest.mark.slow  # a few seconds of CPU: the slow tier (CI runs it)
 def test_adam_on_mini_batches_beats_gradient_descent_on_the_cat_data(cat_data_dir):
     X, y = load_cat_train(cat_data_dir)
     threshold = 0.4
