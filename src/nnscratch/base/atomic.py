@@ -31,6 +31,7 @@ __all__ = [
     "check_not_an_input",
     "check_writable_target",
     "fsync_directory",
+    "file_kind",
     "is_empty_output",
     "lock_directory",
     "remove_staging_leftovers",
@@ -95,7 +96,8 @@ def _explain(err: OSError, path: Path) -> OSError:
     return new
 
 
-def _kind_of(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is (from its ``st_mode``), for messages."""
     kinds = (
         (stat.S_ISLNK, "a symbolic link"),
         (stat.S_ISDIR, "a directory"),
@@ -120,7 +122,7 @@ def check_writable_target(path: str | os.PathLike[str]) -> None:
     if not stat.S_ISREG(mode):
         raise OSError(
             errno.EEXIST,
-            f"refusing to write {path}: it is {_kind_of(mode)}; nnscratch writes only regular "
+            f"refusing to write {path}: it is {file_kind(mode)}; nnscratch writes only regular "
             "files (remove it or choose another path)",
         )
 

@@ -56,7 +56,7 @@ from typing import Any, TypeVar, cast
 import numpy as np
 
 from nnscratch.base import jsonio
-from nnscratch.base.atomic import atomic_write
+from nnscratch.base.atomic import atomic_write, file_kind
 from nnscratch.base.errors import ModelFileError
 from nnscratch.base.limits import MAX_HEADER_BYTES, check_count, check_declared_size
 
@@ -136,7 +136,7 @@ def read_npz(
     except OSError as err:
         raise error(f"{path} cannot be read: {err.strerror or err}") from None
     if not stat.S_ISREG(info.st_mode):
-        raise error(f"{path} is not a regular file (it is {_kind_of(info.st_mode)})")
+        raise error(f"{path} is not a regular file (it is {file_kind(info.st_mode)})")
     size = info.st_size
     try:
         with open_regular(path) as fh, warnings.catch_warnings():
@@ -160,18 +160,6 @@ def _short(err: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _kind_of(mode: int) -> str:
-    """What a non-regular file is, for messages."""
-    kinds = (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    )
-    return next((text for test, text in kinds if test(mode)), "not a regular file")
-
-
 def open_regular(path: str | os.PathLike[str]):
     """``open(path, "rb")`` of a regular file only: a FIFO, device or socket is refused with
     OSError before anything could block on it (opened with O_NONBLOCK, checked with fstat,
@@ -180,7 +168,7 @@ def open_regular(path: str | os.PathLike[str]):
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise OSError(f"{path} is not a regular file (it is {_kind_of(mode)})")
+            raise OSError(f"{path} is not a regular file (it is {file_kind(mode)})")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
