@@ -342,6 +342,24 @@ def _progress_total(config, m_train: int) -> int | None:
     return None
 
 
+def _run_record(result, data, config) -> dict:
+    """metrics.json's fields that describe the run itself (any data): iterations, time, final
+    costs, sizes, the configuration, when and by which version."""
+    from nnscratch.base.version import __version__
+
+    return {
+        "iterations": result.iterations,
+        "seconds": round(result.seconds, 3),
+        "final_costs": [h.costs[-1] for h in result.histories if h.costs],
+        "n_parameters": result.model.n_parameters,
+        "n_train": int(len(data.y_train)),
+        "n_test": int(len(data.y_test)),
+        "config": config.to_dict(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "nnscratch_version": __version__,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     from nnscratch.app.runs import RunDirectory
     from nnscratch.data.cats import load_cats
@@ -432,20 +450,10 @@ def _finish(args, config, result, data, run_dir, out: Path) -> int:
     print(f"Train accuracy: {train_acc:.4f}")
     print(f"Test accuracy: {test_acc:.4f}")
 
-    from nnscratch.base.version import __version__
-
     metrics = {
         "train_accuracy": train_acc,
         "test_accuracy": test_acc,
-        "iterations": result.iterations,
-        "seconds": round(result.seconds, 3),
-        "final_costs": [h.costs[-1] for h in result.histories if h.costs],
-        "n_parameters": result.model.n_parameters,
-        "n_train": int(len(data.y_train)),
-        "n_test": int(len(data.y_test)),
-        "config": config.to_dict(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "nnscratch_version": __version__,
+        **_run_record(result, data, config),
     }
     model_path = out / "model.npz"
     with run_dir.outputs() as tmp:  # all files complete, or none (the checkpoint stays)
@@ -607,7 +615,6 @@ def _run_other_data(args: argparse.Namespace) -> int:
 def _finish_other_data(args, config, data, result, run_dir, split) -> int:
     from nnscratch.app import plots
     from nnscratch.app.scores import scores_of
-    from nnscratch.base.version import __version__
     from nnscratch.persist import modelfile as io
 
     out = run_dir.path
@@ -630,15 +637,7 @@ def _finish_other_data(args, config, data, result, run_dir, split) -> int:
         "task": data.task,
         "data": data.source,
         "test": test_scores,
-        "iterations": result.iterations,
-        "seconds": round(result.seconds, 3),
-        "final_costs": [h.costs[-1] for h in result.histories if h.costs],
-        "n_parameters": result.model.n_parameters,
-        "n_train": int(len(data.y_train)),
-        "n_test": int(len(data.y_test)),
-        "config": config.to_dict(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "nnscratch_version": __version__,
+        **_run_record(result, data, config),
     }
     description = {**data.description, "task": data.task, "target_scale": result.target_scale}
     if split is not None:
