@@ -190,7 +190,35 @@ def test_state_dict_round_trip_resumes_exactly(name):
 def test_state_is_keyed_by_parameter_name():
     opt = Adam(0.01)
     opt.step({"W1": np.ones((2, 2)), "b1": np.ones(2)}, {"W1": np.ones((2, 2)), "b1": np.ones(2)})
-    assert sorted(opt.state_dict()) == ["m.W1", "m.b1", "t", "v.W1", "v.b1"]
+    assert sorted(opt.state_dict()) == ["m_sum.W1", "m_sum.b1", "t", "v_sum.W1", "v_sum.b1"]
+
+
+def test_adam_keeps_the_moments_sums_and_loads_the_moments_themselves():
+    """M = m / (1 - beta1) and V = v / (1 - beta2); a state of m and v (the form written
+    before the sums) continues the same run to rounding."""
+    rng = np.random.default_rng(0)
+    p0 = {"W1": rng.standard_normal((3, 4)), "b1": rng.standard_normal(3)}
+    grads = [{k: rng.standard_normal(a.shape) for k, a in p0.items()} for _ in range(6)]
+    m = {k: np.zeros_like(a) for k, a in p0.items()}
+    v = {k: np.zeros_like(a) for k, a in p0.items()}
+    opt, p = Adam(0.01), {k: a.copy() for k, a in p0.items()}
+    for g in grads[:3]:
+        opt.step(p, {k: a.copy() for k, a in g.items()})
+        for k in p:  # the textbook moments
+            m[k] = 0.9 * m[k] + 0.1 * g[k]
+            v[k] = 0.999 * v[k] + 0.001 * g[k] ** 2
+    state = opt.state_dict()
+    for k in p:
+        np.testing.assert_allclose(state[f"m_sum.{k}"] * 0.1, m[k], rtol=1e-13)
+        np.testing.assert_allclose(state[f"v_sum.{k}"] * 0.001, v[k], rtol=1e-13)
+    textbook = Adam(0.01)
+    textbook.load_state_dict({"t": 3, **{f"m.{k}": m[k] for k in p}, **{f"v.{k}": v[k] for k in p}})
+    q = {k: a.copy() for k, a in p.items()}
+    for g in grads[3:]:
+        opt.step(p, {k: a.copy() for k, a in g.items()})
+        textbook.step(q, {k: a.copy() for k, a in g.items()})
+    for k in p:
+        np.testing.assert_allclose(q[k], p[k], rtol=1e-13)
 
 
 def test_load_state_dict_rejects_foreign_entries():
@@ -279,5 +307,5 @@ def test_schedule_errors():
 def test_state_of_another_network_is_refused():
     opt = Adam(0.01)
     opt.step({"W1": np.ones((2, 2))}, {"W1": np.ones((2, 2))})
-    with pytest.raises(ValueError, match="state m.W1 has shape \\(2, 2\\) but parameter W1"):
+    with pytest.raises(ValueError, match="state m_sum.W1 has shape \\(2, 2\\) but parameter W1"):
         opt.step({"W1": np.ones((3, 2))}, {"W1": np.ones((3, 2))})

@@ -88,7 +88,9 @@ class ReLU(Activation):
     name = "relu"
 
     def forward(self, Z: np.ndarray) -> np.ndarray:
-        return np.maximum(Z, 0)
+        # against a row of zeros rather than the scalar 0: NumPy's maximum has a vectorised
+        # loop for two contiguous rows, not for a row and a scalar (about 2x the time)
+        return np.maximum(Z, np.zeros(Z.shape[-1:], dtype=Z.dtype))
 
     def backward(self, dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
         # The article's dZ = dA; dZ[Z <= 0] = 0, as one product with the 0/1 mask (float32

@@ -50,6 +50,14 @@ class Loss:
         share = (sample_weight / sample_weight.sum()).astype(A.dtype)  # (m,) w_i / sum(w)
         return (A - Y) * share.reshape((-1,) + (1,) * (A.ndim - 1))
 
+    def cost_and_output_gradient(
+        self, Z: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> tuple[float, np.ndarray]:
+        """(cost, dZ_L): ``cost(Z, Y)`` and ``output_gradient(activation(Z), Y)`` together,
+        which a loss may compute from shared intermediate arrays (the same values)."""
+        cost = self.cost(Z, Y, sample_weight)
+        return cost, self.output_gradient(self.activation.forward(Z), Y, sample_weight)
+
     def encode_targets(self, y, n_out: int, dtype: np.dtype) -> np.ndarray:
         """Check y and turn it into Y of shape (m, n_out) and the network's dtype."""
         raise NotImplementedError
@@ -133,6 +141,22 @@ class CategoricalCrossEntropy(Loss):
         if sample_weight is not None:
             return _weighted_mean((logsumexp - Z) * Y, sample_weight)
         return float(((logsumexp - Z) * Y).sum(dtype=np.float64) / Z.shape[0])
+
+    def cost_and_output_gradient(self, Z, Y, sample_weight=None):
+        """The cost's exponentials E = e^(z - max z) and their sums s give softmax(Z) = E / s
+        too: one exponential per logit instead of two, with the values of ``cost`` and
+        ``output_gradient(Softmax().forward(Z), Y)`` to the bit."""
+        if sample_weight is not None or Z.ndim != 2:
+            return super().cost_and_output_gradient(Z, Y, sample_weight)
+        zmax = Z.max(axis=1, keepdims=True)
+        E = np.exp(Z - zmax)  # (m, K)
+        s = E.sum(axis=1, keepdims=True)  # (m, 1)
+        logsumexp = np.log(s) + zmax
+        cost = float(((logsumexp - Z) * Y).sum(dtype=np.float64) / Z.shape[0])
+        dZ = np.divide(E, s, out=E)  # A_L = softmax(Z)
+        dZ -= Y
+        dZ /= Z.dtype.type(Z.shape[0])  # (A_L - Y) / m
+        return cost, dZ
 
     def encode_targets(self, y, n_out: int, dtype) -> np.ndarray:
         y = np.asarray(y)

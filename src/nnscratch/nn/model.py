@@ -106,8 +106,8 @@ def cost_and_gradients(
     (m,) makes the cost a weighted mean (see ``nnscratch.nn.losses``).
     """
     Z_L, caches = model.forward(X, training)
-    cost = model.loss.cost(Z_L, Y, sample_weight)
-    dZ_L = model.loss.output_gradient(model.loss.activation.forward(Z_L), Y, sample_weight)
+    # compute_cost and dZ_L = (A_L - Y) / m, from the same exponentials where they share them
+    cost, dZ_L = model.loss.cost_and_output_gradient(Z_L, Y, sample_weight)
     del Z_L  # spent: freed before backward allocates the gradients
     return cost, model.backward(dZ_L, caches)
 

@@ -29,7 +29,7 @@ Layout of the archive:
     param/<name>, buffer/<name>      the model's arrays ("m0.W1" for ensemble members)
     preprocessor/<key>               the preprocessor's arrays (mean, std, input_shape)
     progress/order                   the training member's current epoch permutation
-    progress/optimizer/<slot>.<p>    its optimizer's moments ("m.W1", "v.W1", ...)
+    progress/optimizer/<slot>.<p>    its optimizer's state ("v.W1", "m_sum.W1", ...)
     progress/callbacks/<key>/<name>  arrays of callback states (early stopping's best weights)
 """
 

@@ -49,7 +49,7 @@ class Batches:
         if order is None:
             return slice(start, start + n), self.Y[start : start + n]
         idx = order[start : start + n]
-        return idx, np.take(self.Y, idx, axis=0, out=self._Y[:n])
+        return idx, _gather(self.Y, idx, self._Y[:n])
 
     def batch(self, order: np.ndarray | None, start: int) -> tuple[np.ndarray, np.ndarray]:
         """(X_batch (n, ...), Y_batch (n, n_L)), n = min(batch_size, m - start): views of
@@ -59,8 +59,7 @@ class Batches:
         n = min(self.size, self.m - start)
         if order is not None:
             idx = order[start : start + n]
-            Xb = np.take(self.X, idx, axis=0, out=self._X[:n])
-            Yb = np.take(self.Y, idx, axis=0, out=self._Y[:n])
+            Xb, Yb = _gather(self.X, idx, self._X[:n]), _gather(self.Y, idx, self._Y[:n])
         else:
             Xb, Yb = self.X[start : start + n], self.Y[start : start + n]
         if self.flip_rng is not None:
@@ -68,3 +67,11 @@ class Batches:
             which = self.flip_rng.random(n) < 0.5
             Xb = flip_horizontal(Xb, which, self.image_shape, out=self._X[:n])
         return Xb, Yb
+
+
+def _gather(A: np.ndarray, idx: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Rows ``idx`` of A into ``out``. The indices are a slice of a permutation of range(m),
+    always in range, so ``mode="clip"`` changes nothing but the speed: with the default
+    ``"raise"`` NumPy gathers into a temporary array first and then copies it to ``out``
+    (about 1.6x the time for a batch of 128 rows of 784 floats)."""
+    return np.take(A, idx, axis=0, out=out, mode="clip")
