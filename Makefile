@@ -26,13 +26,13 @@ endif
 train: install
 	$(BIN)/nnscratch train
 
-# Lint and format, the layers contract, the types, then the fast default suite.
+# Lint and format, the layers contract, the types, then the fast default suite on every core.
 test: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 # The documentation site (mkdocs.yml): warnings are errors (not with --quiet, which hides
 # them from the count); the pages land in site/.

@@ -89,7 +89,9 @@ def test_mlp_classifier_refuses_a_bad_random_state_at_fit(bad):
 
 
 @pytest.mark.parametrize(
-    "state", [None, 0, 2**32 - 1, np.int64(5), np.random.RandomState(0)], ids=repr
+    "state",
+    [None, 0, 2**32 - 1, np.int64(5), np.random.RandomState(0)],
+    ids=lambda s: type(s).__name__ if isinstance(s, np.random.RandomState) else repr(s),
 )
 def test_mlp_classifier_keeps_scikit_learns_random_state_semantics(state):
     from sklearn.exceptions import ConvergenceWarning
