@@ -145,3 +145,17 @@ def test_keeping_freed_memory_trains_the_same_parameters():
     ).stdout.split()
     assert out[out.index("same") + 1] == "True"
     assert out[out.index("set") + 1] == str(_glibc())
+
+
+def test_select_cnn_names_the_candidate_that_is_the_recipe(monkeypatch):
+    """benchmarks/select_cnn.py's RECIPE (marked in its report) is CAT_RECIPE."""
+    from nnscratch.models.conv import CAT_RECIPE
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import select_cnn
+
+    candidate = select_cnn.recipe_of(select_cnn.RECIPE)
+    assert candidate["architecture"] == CAT_RECIPE["architecture"]
+    assert candidate.get("network", {}) == CAT_RECIPE.get("network", {})
+    assert candidate.get("ensemble", 1) == CAT_RECIPE.get("ensemble", 1)
+    assert candidate["fit"] == CAT_RECIPE["fit"]
