@@ -60,11 +60,12 @@ class TrainConfig:
     passes over the data (then ``iterations`` must be None).
 
     ``eval_train`` is ``fit``'s: record the accuracy on the training data after every epoch
-    (an extra inference pass each epoch; None: ``fit``'s rule, yes for epochs of
-    mini-batches). ``blas_threads`` limits NumPy's BLAS to that many threads while training
-    (through threadpoolctl, where it is installed; None: no limit). The sums of a product
-    may be ordered differently on another number of threads, so the parameters a seed gives
-    are those of that number of threads; the run's config records it.
+    (an extra inference pass each epoch, which changes nothing trained; None: ``fit``'s rule,
+    yes unless the run is full-batch iterations without validation). ``blas_threads`` limits
+    NumPy's BLAS to that many threads while training (through threadpoolctl, where it is
+    installed; None: no limit). The sums of a product may be ordered differently on another
+    number of threads, so the parameters a seed gives are those of that number of threads;
+    the run's config records it.
     """
 
     # architecture
@@ -94,7 +95,7 @@ class TrainConfig:
     patience: int = 10
     validation_fraction: float | None = None
     seed: int = 0
-    # bookkeeping: neither changes what is computed, only what else is and how
+    # how the run trains (not what): per-epoch records, threads
     eval_train: bool | None = None  # accuracy on the training data after every epoch
     blas_threads: int | None = None  # BLAS threads while training; None: the BLAS's own
 
@@ -138,9 +139,7 @@ class TrainConfig:
                 "validation_fraction", self.validation_fraction, allow=(None,)
             ),
             "seed": check_seed(self.seed, allow_none=False),
-            "eval_train": None
-            if self.eval_train is None
-            else check_flag("eval_train", self.eval_train),
+            "eval_train": _optional_flag("eval_train", self.eval_train),
             "blas_threads": check_positive(
                 "blas_threads", self.blas_threads, integer=True, allow=(None,)
             ),
@@ -335,6 +334,11 @@ class TrainConfig:
         if self.ensemble == 1:
             return Network(**self.network_kwargs(n_x), seed=self.seed)
         return Ensemble.of(self.ensemble, seed=self.seed, **self.network_kwargs(n_x))
+
+
+def _optional_flag(name: str, value) -> bool | None:
+    """None, or a True/False option (``check_flag``)."""
+    return None if value is None else check_flag(name, value)
 
 
 @dataclass
