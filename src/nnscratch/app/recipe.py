@@ -12,6 +12,7 @@ cross-validated accuracies.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Sequence
@@ -46,6 +47,9 @@ MODELS = ("mlp", "cnn")
 #: Hidden layer widths of the default recipe.
 DEFAULT_LAYERS: tuple[int, ...] = (20, 7, 5)
 
+#: TrainConfig fields added after runs' configs were first saved, default None (= absent)
+_LATER_FIELDS = ("eval_train", "blas_threads")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -54,6 +58,14 @@ class TrainConfig:
     The defaults are the recipe chosen by cross-validation (benchmarks/select_recipe.py).
     ``iterations`` counts (full- or mini-batch) updates; set ``epochs`` instead to count
     passes over the data (then ``iterations`` must be None).
+
+    ``eval_train`` is ``fit``'s: record the accuracy on the training data after every epoch
+    (an extra inference pass each epoch, which changes nothing trained; None: ``fit``'s rule,
+    yes unless the run is full-batch iterations without validation). ``blas_threads`` limits
+    NumPy's BLAS to that many threads while training (through threadpoolctl, where it is
+    installed; None: no limit). The sums of a product may be ordered differently on another
+    number of threads, so the parameters a seed gives are those of that number of threads;
+    the run's config records it.
     """
 
     # architecture
@@ -83,6 +95,9 @@ class TrainConfig:
     patience: int = 10
     validation_fraction: float | None = None
     seed: int = 0
+    # how the run trains (not what): per-epoch records, threads
+    eval_train: bool | None = None  # accuracy on the training data after every epoch
+    blas_threads: int | None = None  # BLAS threads while training; None: the BLAS's own
 
     def __post_init__(self):
         """Check every field with the rules of ``nnscratch.base.validation`` (the ones the
@@ -124,6 +139,10 @@ class TrainConfig:
                 "validation_fraction", self.validation_fraction, allow=(None,)
             ),
             "seed": check_seed(self.seed, allow_none=False),
+            "eval_train": _optional_flag("eval_train", self.eval_train),
+            "blas_threads": check_positive(
+                "blas_threads", self.blas_threads, integer=True, allow=(None,)
+            ),
         }
         for name, value in checked.items():  # normalised: tuples, ints, floats
             object.__setattr__(self, name, value)
@@ -144,7 +163,11 @@ class TrainConfig:
     @classmethod
     def cnn(cls, **changes) -> TrainConfig:
         """The CNN recipe chosen by cross-validation on the training images
-        (``nnscratch.models.conv.CAT_RECIPE``, benchmarks/select_cnn.py), with ``changes``."""
+        (``nnscratch.models.conv.CAT_RECIPE``, benchmarks/select_cnn.py), with ``changes``.
+
+        It trains on one BLAS thread, as it was chosen (the batch-32 convolutions' products
+        are too small to share: two threads take longer, see docs/cnn.md), and records no
+        per-epoch training accuracy (the run needs only the final one)."""
         from nnscratch.models.conv import CAT_RECIPE
 
         fit = dict(CAT_RECIPE["fit"])
@@ -163,6 +186,8 @@ class TrainConfig:
             epochs=fit.pop("epochs"),
             batch_size=fit.pop("batch_size"),
             lr_schedule=fit.pop("lr_schedule", None),
+            eval_train=False,
+            blas_threads=1,
         )
         assert not fit, f"CAT_RECIPE fit options without a TrainConfig field: {fit}"
         return recipe.replace(**changes)
@@ -171,8 +196,13 @@ class TrainConfig:
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
+        """The fields as JSON values; those of ``_LATER_FIELDS`` only when set, so that the
+        settings recorded before they existed are the dict of the same config today."""
         d = asdict(self)
         d["layers"] = list(self.layers)
+        for name in _LATER_FIELDS:
+            if d[name] is None:
+                del d[name]
         return d
 
     @classmethod
@@ -257,8 +287,21 @@ class TrainConfig:
             kwargs["augment_flip"] = True
             if image_shape is not None:
                 kwargs["image_shape"] = tuple(image_shape)
+        if self.eval_train is not None:
+            kwargs["eval_train"] = self.eval_train
         kwargs["seed"] = self.seed  # shuffles, validation split, flips, dropout masks
         return kwargs
+
+    def threads(self) -> contextlib.AbstractContextManager:
+        """The context to train in: NumPy's BLAS on ``blas_threads`` threads (no limit when
+        None, or without threadpoolctl, which the ``app`` and ``sklearn`` extras bring)."""
+        if self.blas_threads is None:
+            return contextlib.nullcontext()
+        try:
+            from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+        except ImportError:
+            return contextlib.nullcontext()
+        return threadpool_limits(self.blas_threads, user_api="blas")
 
     def cnn_kwargs(self, image_shape: Sequence[int]) -> dict:
         """Keyword arguments of ``ConvNetwork`` for flattened images of ``image_shape``."""
@@ -291,6 +334,11 @@ class TrainConfig:
         if self.ensemble == 1:
             return Network(**self.network_kwargs(n_x), seed=self.seed)
         return Ensemble.of(self.ensemble, seed=self.seed, **self.network_kwargs(n_x))
+
+
+def _optional_flag(name: str, value) -> bool | None:
+    """None, or a True/False option (``check_flag``)."""
+    return None if value is None else check_flag(name, value)
 
 
 @dataclass
@@ -328,7 +376,8 @@ def train_cats(config: TrainConfig, x_train, y_train, *, callbacks: Sequence = (
     preprocessor, X, y_train, image_shape = training_inputs(config, x_train, y_train)
     model = config.build_model(X.shape[1], image_shape=image_shape)
     fit_kwargs = config.fit_kwargs(image_shape=image_shape)
-    histories = model.fit(X, y_train, callbacks=list(callbacks), **fit_kwargs)
+    with config.threads():
+        histories = model.fit(X, y_train, callbacks=list(callbacks), **fit_kwargs)
     if not isinstance(histories, list):
         histories = [histories]
     return TrainResult(model, preprocessor, histories, time.perf_counter() - start)

@@ -425,9 +425,10 @@ class RunDirectory:
                 kwargs["seed"] = seeds[k]
             saver = CheckpointCallback(self, every, interrupt)
             self._state["histories"] = histories
-            history = members[k].fit(
-                X, y_train, callbacks=[*callbacks, saver], resume=resume, **kwargs
-            )
+            with config.threads():  # as train_cats: the same arithmetic
+                history = members[k].fit(
+                    X, y_train, callbacks=[*callbacks, saver], resume=resume, **kwargs
+                )
             histories.append(history)
             self.member = k + 1
             if every:

@@ -388,9 +388,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args, config, data, run_dir, out: Path) -> int:
+    from nnscratch.app.allocator import keep_freed_memory
     from nnscratch.app.interrupts import deferred_interrupt, exit_status
     from nnscratch.app.progress import ProgressBar
 
+    if config.model == "cnn":  # its batches' large arrays reused, not fresh pages each time
+        keep_freed_memory()
     print(f"Training {config.describe()} on {len(data.y_train)} images", flush=True)
     every = 100 if args.print_every is None else args.print_every
     progress = ProgressBar(
