@@ -4,17 +4,23 @@ float64 to ~1e-12 and float32 to float32 rounding.
 - BatchNorm.long_rows: images in training mode on (m*H, W*C) rows
 - MaxPool2D.pairs: 2 x 2 / stride 2 windows by pairs of columns, then rows (ties included)
 - RandomShift: slices per image (against the fancy-index gather it replaced)
+- WorkArrays: reused layer outputs and gradients (against fresh arrays, bitwise)
 - ConvNetwork: pool before relu, no conv bias before batch norm (against the written order
   with the bias), and model configs from before the rule keep their biases
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
 from nnscratch.models.conv import ConvNetwork
 from nnscratch.nn.layers import BatchNorm, MaxPool2D, RandomShift
+from nnscratch.nn.layers.buffers import WorkArrays
 from nnscratch.nn.layers.shift import reflect_pad
 
 TOLERANCE = {np.float64: {"rtol": 1e-12, "atol": 1e-12}, np.float32: {"rtol": 2e-5, "atol": 2e-5}}
@@ -192,36 +198,117 @@ def test_a_config_from_before_the_rule_keeps_its_conv_biases():
     assert ConvNetwork.from_config(new.config()).n_parameters == new.n_parameters
 
 
-# ---- the conv layer's reused im2col work array ----------------------------------------------
-def _conv(seed=0):
+# ---- work arrays reused between passes (buffers.WorkArrays) ---------------------------------
+def _conv(seed=0, dtype=np.float64, C=3, F=4):
     from nnscratch.nn.initializers import get_initializer
     from nnscratch.nn.layers import Conv2D
 
     rng = np.random.default_rng(seed)
-    return Conv2D(3, 4, 3, init=get_initializer("he"), rng=rng, dtype=np.float64, index=1)
+    return Conv2D(C, F, 3, init=get_initializer("he"), rng=rng, dtype=dtype, index=1)
 
 
-def test_conv_work_array_reuse_gives_the_fresh_result_and_refuses_a_stale_cache():
-    import pickle
+@contextlib.contextmanager
+def _fresh_arrays():
+    """The plain code: every work array a fresh np.empty."""
+    WorkArrays.reuse = False
+    try:
+        yield
+    finally:
+        WorkArrays.reuse = True
 
-    rng = np.random.default_rng(7)
-    X1, X2 = rng.standard_normal((2, 5, 6, 6, 3))
-    dZ = rng.standard_normal((5, 6, 6, 4))
-    reused, fresh = _conv(), _conv()
-    _, stale = reused.forward(X1, True)
-    Z, cache = reused.forward(X2, True)  # the same work array, overwritten
-    Z_fresh, cache_fresh = fresh.forward(X2, True)
-    np.testing.assert_array_equal(Z, Z_fresh)
-    dA, grads = reused.backward(dZ, cache)
-    dA_fresh, grads_fresh = fresh.backward(dZ, cache_fresh)
-    np.testing.assert_array_equal(dA, dA_fresh)
-    for name in grads:
-        np.testing.assert_array_equal(grads[name], grads_fresh[name])
-    with pytest.raises(RuntimeError, match="latest forward pass"):
-        reused.backward(dZ, stale)
-    # a smaller batch uses the front of the same array
-    Z_small, _ = reused.forward(X2[:2], True)
-    np.testing.assert_array_equal(Z_small, Z_fresh[:2])
-    copy = pickle.loads(pickle.dumps(reused))
-    assert not hasattr(copy, "_cols") and hasattr(reused, "_cols")
-    np.testing.assert_array_equal(copy.forward(X2, True)[0], Z_fresh)
+
+def test_work_arrays_hand_out_only_arrays_nobody_holds():
+    work = WorkArrays()
+    a = work.get("x", (4, 5), np.float32)
+    b = work.get("x", (4, 5), np.float32)  # a is still held: a new array
+    assert not np.shares_memory(a, b)
+    view = b[1:]
+    del b
+    c = work.get("x", (4, 5), np.float32)  # a view of b is held: still not b's memory
+    assert not np.shares_memory(c, view)
+    address = c.__array_interface__["data"][0]
+    del c
+    d = work.get("x", (2, 5), np.float32)  # released: the same memory, a smaller batch too
+    assert d.__array_interface__["data"][0] == address and d.shape == (2, 5)
+    del d
+    assert work.get("x", (4, 5), np.float64).dtype == np.float64  # another dtype: new
+    assert len(pickle.loads(pickle.dumps(work))) == 0 and len(copy.deepcopy(work)) == 0
+    kept = work._owners["x"]
+    with _fresh_arrays():  # the plain code: a new array, nothing kept
+        assert not np.shares_memory(work.get("x", (2, 5), np.float64), kept)
+    assert work._owners == {"x": kept}
+
+
+def _layers(dtype):
+    """(name, make layer, input shape, training) for each layer with work arrays."""
+    return [
+        ("conv", lambda: _conv(dtype=dtype), (5, 6, 6, 3)),
+        ("batchnorm", lambda: BatchNorm(3, index=1, dtype=dtype), (5, 6, 4, 3)),
+        ("maxpool", lambda: MaxPool2D(2), (5, 6, 8, 3)),
+    ]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", ["conv", "batchnorm", "maxpool"])
+def test_reused_work_arrays_give_the_fresh_arrays_results(dtype, kind):
+    """Two forward passes in a row, then the backward of each (latest first, then the
+    earlier one), then a smaller batch: bitwise what fresh arrays give."""
+    make, shape = next((f, s) for name, f, s in _layers(dtype) if name == kind)
+    rng = np.random.default_rng(8)
+    X1, X2 = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
+    small = rng.standard_normal((2, *shape[1:])).astype(dtype)
+    reused, fresh = make(), make()
+
+    def run(layer):
+        out1, cache1 = layer.forward(X1, True)
+        out2, cache2 = layer.forward(X2, True)
+        dZ = np.ones_like(out2) + out2  # any fixed upstream gradient
+        results = [out1.copy(), out2.copy()]
+        for cache, out in ((cache2, out2), (cache1, out1)):
+            dA, grads = layer.backward(dZ * out, cache)
+            results += [dA.copy(), *(grads[k].copy() for k in sorted(grads))]
+        del out1, out2, cache1, cache2, dA
+        out3, cache3 = layer.forward(small, True)
+        dA3, grads3 = layer.backward(np.ones_like(out3) + out3, cache3)
+        return [*results, out3.copy(), dA3.copy(), *(grads3[k].copy() for k in sorted(grads3))]
+
+    got = run(reused)
+    with _fresh_arrays():
+        expected = run(fresh)
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert len(reused._work) > 0 and len(fresh._work) == 0
+    # the arrays really are reused once released: the same memory for the next forward pass
+    out, _ = reused.forward(X1, True)
+    address = out.__array_interface__["data"][0]
+    del out, _
+    out, _ = reused.forward(X2, True)
+    assert out.__array_interface__["data"][0] == address
+    assert len(pickle.loads(pickle.dumps(reused))._work) == 0  # pickles carry no work arrays
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_training_with_reused_work_arrays_equals_fresh_arrays(dtype):
+    """Two epochs of a small ConvNetwork (batches of 4 of 10 images: a smaller last batch),
+    then inference on another batch size: bitwise the parameters and logits of fresh arrays."""
+    rng = np.random.default_rng(9)
+    X = rng.random((10, 8, 8, 3)).astype(dtype)
+    y = np.array([0, 1, 1, 0, 1, 0, 0, 1, 1, 0])
+    name = np.dtype(dtype).name
+
+    def train():
+        net = ConvNetwork(ARCHITECTURE, input_shape=(8, 8, 3), dtype=name, seed=3)
+        net.fit(X, y, optimizer="adam", batch_size=4, epochs=2, seed=0, eval_train=False)
+        return net, net.logits(X[:3])
+
+    net, logits = train()
+    with _fresh_arrays():
+        plain, plain_logits = train()
+    np.testing.assert_array_equal(logits, plain_logits)
+    for key, value in net.parameters.items():
+        np.testing.assert_array_equal(value, plain.parameters[key])
+    assert any(len(layer.__dict__.get("_work", ())) for layer in net.layers)
+    copied = pickle.loads(pickle.dumps(net))  # a pickled network carries no work arrays
+    assert not any(len(layer.__dict__.get("_work", ())) for layer in copied.layers)
+    np.testing.assert_array_equal(copied.logits(X[:3]), logits)

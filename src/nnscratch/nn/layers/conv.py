@@ -17,10 +17,11 @@ backward (cols is cached by forward; nothing is recomputed):
     dA_prev[n, y*s + i - top, x*s + j - left, c] += dcols[n, y, x, i, j, c]
                                           (col2im: kh*kw slice adds, padding positions left out)
 
-im2col is a ``sliding_window_view`` copied once, into a work array the layer keeps and reuses
-for every batch of the same size (a fresh 10-20 MB array per batch costs more in page faults
-than the copy; ``backward`` refuses the cache of any but the latest forward pass); the only
-Python loop (col2im) runs over the kh*kw kernel offsets, never over pixels or samples.
+im2col is a ``sliding_window_view`` copied once; the only Python loop (col2im) runs over the
+kh*kw kernel offsets, never over pixels or samples. cols, Z, dA_prev and col2im's block are
+work arrays reused from batch to batch (``buffers.WorkArrays``: a fresh 10-20 MB array per
+batch costs more in page faults than the copy; an array still held, e.g. by the cache of an
+earlier pass, is never handed out again).
 PyTorch stores the same weights as (C_out, C_in, kh, kw): ``W.transpose(3, 2, 0, 1)``.
 
 Padding: "valid" (none), "same" (H_out = ceil(H / stride), the extra row or column going to the
@@ -29,7 +30,6 @@ bottom/right as in TensorFlow), or an int p (p zeros on every side).
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
@@ -37,9 +37,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from nnscratch.nn.initializers import Initializer
 from nnscratch.nn.layers.base import Layer
+from nnscratch.nn.layers.buffers import work_arrays
 
 PADDINGS = ("same", "valid")
-_WORK_ARRAYS = ("_cols", "_pad", "_ones_buf")  # reused between passes, never saved
+_WORK_ARRAYS = ("_pad", "_ones_buf")  # reused between passes, never saved
 
 
 def _check_int(name: str, value, minimum: int) -> int:
@@ -172,22 +173,18 @@ class Conv2D(Layer):
         # im2col: a read-only view of every window, (m, H_out, W_out, C, kh, kw), copied once
         # into (m, H_out, W_out, kh, kw, C) so that each row is one window in W's order.
         windows = sliding_window_view(A_pad, (kh, kw), axis=(1, 2))[:, ::s, ::s][:, :H_out, :W_out]
-        cols = self._cols_buffer((m, H_out, W_out, kh, kw, C), A_prev.dtype)
+        work = work_arrays(self)
+        cols = work.get("cols", (m, H_out, W_out, kh, kw, C), A_prev.dtype)
         np.copyto(cols, windows.transpose(0, 1, 2, 4, 5, 3))
         K = kh * kw * C
-        Z = cols.reshape(-1, K) @ self.params["W"].reshape(K, self.filters)  # (m*H_o*W_o, C_out)
+        Z = work.get("Z", (m * H_out * W_out, self.filters), A_prev.dtype)
+        np.matmul(cols.reshape(-1, K), self.params["W"].reshape(K, self.filters), out=Z)
         if "b" in self.params:
             Z += self.params["b"]
-        cache = (cols, A_prev.shape, self._passes)
-        return Z.reshape(m, H_out, W_out, self.filters), cache
+        return Z.reshape(m, H_out, W_out, self.filters), (cols, A_prev.shape)
 
     def backward(self, dZ: np.ndarray, cache, need_input_grad: bool = True):
-        cols, (m, H, W, C), forward_pass = cache
-        if forward_pass != self._passes:
-            raise RuntimeError(
-                f"Conv2D layer {self.index}: backward needs the cache of the latest forward pass "
-                f"(the layer reuses its im2col work array); got one of an earlier pass"
-            )
+        cols, (m, H, W, C) = cache
         kh, kw = self.kernel_size
         s = self.stride
         K = kh * kw * C
@@ -206,12 +203,13 @@ class Conv2D(Layer):
         (top, _, left, _), H_out, W_out = self._geometry(H, W)
         W_ = self.params["W"]
         centre = (top, left) if (s, H_out, W_out) == (1, H, W) else None
+        work = work_arrays(self)
+        dA_prev = work.get("dA_prev", (m, H, W, C), dZ.dtype)
         if centre is not None:
-            dA_prev = np.empty((m, H, W, C), dtype=dZ.dtype)
             np.matmul(dZ2, W_[centre].T, out=dA_prev.reshape(-1, C))
         else:
-            dA_prev = np.zeros((m, H, W, C), dtype=dZ.dtype)
-        block = np.empty((dZ2.shape[0], C), dtype=dZ.dtype)
+            dA_prev[...] = 0
+        block = work.get("block", (dZ2.shape[0], C), dZ.dtype)
         block4 = block.reshape(m, H_out, W_out, C)
         for i in range(kh):
             out_rows, in_rows = _overlap(i - top, s, H_out, H)
@@ -229,20 +227,6 @@ class Conv2D(Layer):
         if ones is None or ones.shape[0] != n or ones.dtype != dtype:
             ones = self._ones_buf = np.ones(n, dtype=dtype)
         return ones
-
-    _passes = 0  # forward passes so far: a cache is valid while its count is the latest
-
-    def _cols_buffer(self, shape: tuple[int, ...], dtype) -> np.ndarray:
-        """The im2col work array (m, H_out, W_out, kh, kw, C_in), reused by every forward pass
-        of the same shape: a fresh one per batch costs more (page faults, the kernel zeroing
-        new memory) than the copy into it. The cache of the previous pass becomes invalid
-        (``backward`` checks the pass count and refuses a stale cache)."""
-        self._passes += 1
-        size = math.prod(shape)
-        buf = getattr(self, "_cols", None)
-        if buf is None or buf.size < size or buf.dtype != dtype:
-            buf = self._cols = np.empty(size, dtype=dtype)  # a smaller last batch fits in it
-        return buf[:size].reshape(shape)
 
     def __getstate__(self) -> dict:
         """Pickles and copies leave the work arrays out (they are rebuilt on first use)."""
