@@ -198,6 +198,48 @@ def test_a_config_from_before_the_rule_keeps_its_conv_biases():
     assert ConvNetwork.from_config(new.config()).n_parameters == new.n_parameters
 
 
+# ---- conv im2col from channel planes ---------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    ("C", "kernel", "stride", "padding"),
+    [(3, 3, 1, "same"), (1, 3, 2, "same"), (2, 5, 1, "valid"), (3, 4, 2, 1), (4, 2, 3, "same")],
+)
+def test_conv_planes_equal_the_plain_im2col(dtype, C, kernel, stride, padding):
+    from nnscratch.nn.initializers import get_initializer
+    from nnscratch.nn.layers import Conv2D
+
+    def make():
+        rng = np.random.default_rng(10)
+        return Conv2D(
+            C,
+            5,
+            kernel,
+            stride=stride,
+            padding=padding,
+            init=get_initializer("he"),
+            rng=rng,
+            dtype=dtype,
+            index=1,
+        )
+
+    fast, plain = make(), make()
+    plain.planes = False
+    rng = np.random.default_rng(11)
+    fast.params["b"][:] = plain.params["b"][:] = rng.standard_normal(5)
+    for m in (4, 3):  # then a smaller batch
+        X = rng.standard_normal((m, 9, 8, C)).astype(dtype)
+        Z_f, cache_f = fast.forward(X, True)
+        Z_p, cache_p = plain.forward(X, True)
+        np.testing.assert_array_equal(cache_f[0], cache_p[0])  # the same im2col matrix
+        assert cache_f[0].flags.f_contiguous and not cache_p[0].flags.f_contiguous
+        _close(Z_f, Z_p, dtype)
+        dZ = rng.standard_normal(Z_f.shape).astype(dtype)
+        (dA_f, g_f), (dA_p, g_p) = fast.backward(dZ, cache_f), plain.backward(dZ, cache_p)
+        _close(dA_f, dA_p, dtype)
+        for name in ("W", "b"):
+            _close(g_f[name], g_p[name], dtype)
+
+
 # ---- work arrays reused between passes (buffers.WorkArrays) ---------------------------------
 def _conv(seed=0, dtype=np.float64, C=3, F=4):
     from nnscratch.nn.initializers import get_initializer
