@@ -286,12 +286,13 @@ def _layers(dtype):
     return [
         ("conv", lambda: _conv(dtype=dtype), (5, 6, 6, 3)),
         ("batchnorm", lambda: BatchNorm(3, index=1, dtype=dtype), (5, 6, 4, 3)),
+        ("batchnorm inference", lambda: BatchNorm(3, index=1, dtype=dtype), (5, 6, 4, 3)),
         ("maxpool", lambda: MaxPool2D(2), (5, 6, 8, 3)),
     ]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("kind", ["conv", "batchnorm", "maxpool"])
+@pytest.mark.parametrize("kind", ["conv", "batchnorm", "batchnorm inference", "maxpool"])
 def test_reused_work_arrays_give_the_fresh_arrays_results(dtype, kind):
     """Two forward passes in a row, then the backward of each (latest first, then the
     earlier one), then a smaller batch: bitwise what fresh arrays give."""
@@ -300,17 +301,18 @@ def test_reused_work_arrays_give_the_fresh_arrays_results(dtype, kind):
     X1, X2 = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
     small = rng.standard_normal((2, *shape[1:])).astype(dtype)
     reused, fresh = make(), make()
+    training = kind != "batchnorm inference"
 
     def run(layer):
-        out1, cache1 = layer.forward(X1, True)
-        out2, cache2 = layer.forward(X2, True)
+        out1, cache1 = layer.forward(X1, training)
+        out2, cache2 = layer.forward(X2, training)
         dZ = np.ones_like(out2) + out2  # any fixed upstream gradient
         results = [out1.copy(), out2.copy()]
         for cache, out in ((cache2, out2), (cache1, out1)):
             dA, grads = layer.backward(dZ * out, cache)
             results += [dA.copy(), *(grads[k].copy() for k in sorted(grads))]
         del out1, out2, cache1, cache2, dA
-        out3, cache3 = layer.forward(small, True)
+        out3, cache3 = layer.forward(small, training)
         dA3, grads3 = layer.backward(np.ones_like(out3) + out3, cache3)
         return [*results, out3.copy(), dA3.copy(), *(grads3[k].copy() for k in sorted(grads3))]
 
@@ -322,10 +324,10 @@ def test_reused_work_arrays_give_the_fresh_arrays_results(dtype, kind):
         np.testing.assert_array_equal(a, b)
     assert len(reused._work) > 0 and len(fresh._work) == 0
     # the arrays really are reused once released: the same memory for the next forward pass
-    out, _ = reused.forward(X1, True)
+    out, _ = reused.forward(X1, training)
     address = out.__array_interface__["data"][0]
     del out, _
-    out, _ = reused.forward(X2, True)
+    out, _ = reused.forward(X2, training)
     assert out.__array_interface__["data"][0] == address
     assert len(pickle.loads(pickle.dumps(reused))._work) == 0  # pickles carry no work arrays
 

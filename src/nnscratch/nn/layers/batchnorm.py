@@ -154,9 +154,12 @@ class BatchNorm(Layer):
         R = np.ascontiguousarray(Z).reshape(m * H, W * C)
         dt = R.dtype.type
         inv_std = 1 / np.sqrt(self.buffers["running_var"] + dt(self.eps))  # (C,)
-        Z_hat = R - np.tile(self.buffers["running_mean"], W)
+        work = work_arrays(self)
+        Z_hat = work.get("Z_hat", R.shape, R.dtype)
+        np.subtract(R, np.tile(self.buffers["running_mean"], W), out=Z_hat)
         Z_hat *= np.tile(inv_std, W)
-        out = Z_hat * np.tile(self.params["gamma"], W)
+        out = work.get("out", R.shape, R.dtype)
+        np.multiply(Z_hat, np.tile(self.params["gamma"], W), out=out)
         out += np.tile(self.params["beta"], W)
         return out.reshape(Z.shape), (Z_hat.reshape(-1, C), inv_std, False)
 
