@@ -344,6 +344,8 @@ def test_training_with_reused_work_arrays_equals_fresh_arrays(dtype):
     def train():
         net = ConvNetwork(ARCHITECTURE, input_shape=(8, 8, 3), dtype=name, seed=3)
         net.fit(X, y, optimizer="adam", batch_size=4, epochs=2, seed=0, eval_train=False)
+        # fit releases the work arrays at its end: a trained network keeps none
+        assert not any(len(layer.__dict__.get("_work", ())) for layer in net.layers)
         return net, net.logits(X[:3])
 
     net, logits = train()
@@ -352,7 +354,7 @@ def test_training_with_reused_work_arrays_equals_fresh_arrays(dtype):
     np.testing.assert_array_equal(logits, plain_logits)
     for key, value in net.parameters.items():
         np.testing.assert_array_equal(value, plain.parameters[key])
-    assert any(len(layer.__dict__.get("_work", ())) for layer in net.layers)
+    assert any(len(layer.__dict__.get("_work", ())) for layer in net.layers)  # inference's
     copied = pickle.loads(pickle.dumps(net))  # a pickled network carries no work arrays
     assert not any(len(layer.__dict__.get("_work", ())) for layer in copied.layers)
     np.testing.assert_array_equal(copied.logits(X[:3]), logits)

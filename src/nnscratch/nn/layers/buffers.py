@@ -14,7 +14,10 @@ backward sees its own pass's data. A smaller batch (the end of an epoch) gets a 
 front of the array it already has; a larger one gets a new array.
 
 Pickles and copies of a layer carry an empty ``WorkArrays`` (``__reduce__``), never its
-arrays; every network and every copy of a layer has its own.
+arrays; every network and every copy of a layer has its own. ``ConvNetwork.fit`` clears them
+at its end (``clear``), so that a trained network keeps no batch-sized arrays. One layer
+object is not for two threads at once (the check and the hand-out are two steps; the conv's
+padded-input array is shared the same way).
 
 ``WorkArrays.reuse`` (class attribute, True) is the switch: False makes ``get`` return a fresh
 ``np.empty`` every time, the plain code that the tests compare the reuse with.
