@@ -240,6 +240,45 @@ def test_conv_planes_equal_the_plain_im2col(dtype, C, kernel, stride, padding):
             _close(g_f[name], g_p[name], dtype)
 
 
+# ---- conv im2col and product by blocks of images ---------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("stride", "padding"), [(1, "same"), (2, "same"), (1, "valid"), (2, 1)])
+@pytest.mark.parametrize("images_per_block", [1, 2, 5])
+def test_conv_blocks_equal_one_whole_product(monkeypatch, dtype, stride, padding, images_per_block):
+    from nnscratch.nn.initializers import get_initializer
+    from nnscratch.nn.layers import Conv2D, conv
+
+    def make():
+        rng = np.random.default_rng(12)
+        return Conv2D(
+            6,
+            4,
+            3,
+            stride=stride,
+            padding=padding,
+            init=get_initializer("he"),
+            rng=rng,
+            dtype=dtype,
+            index=1,
+        )
+
+    blocked, whole = make(), make()
+    whole.blocks = False
+    rng = np.random.default_rng(13)
+    X = rng.standard_normal((5, 7, 6, 6)).astype(dtype)  # 5 images: a last, smaller block
+    per_image = whole.forward(X[:1], True)[1][0].nbytes
+    monkeypatch.setattr(conv, "BLOCK_BYTES", per_image * images_per_block)
+    Z_b, cache_b = blocked.forward(X, True)
+    Z_w, cache_w = whole.forward(X, True)
+    np.testing.assert_array_equal(cache_b[0], cache_w[0])  # the same im2col matrix
+    _close(Z_b, Z_w, dtype)
+    dZ = rng.standard_normal(Z_b.shape).astype(dtype)
+    (dA_b, g_b), (dA_w, g_w) = blocked.backward(dZ, cache_b), whole.backward(dZ, cache_w)
+    _close(dA_b, dA_w, dtype)
+    for name in g_b:
+        _close(g_b[name], g_w[name], dtype)
+
+
 # ---- work arrays reused between passes (buffers.WorkArrays) ---------------------------------
 def _conv(seed=0, dtype=np.float64, C=3, F=4):
     from nnscratch.nn.initializers import get_initializer

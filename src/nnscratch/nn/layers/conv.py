@@ -48,6 +48,9 @@ from nnscratch.nn.layers.buffers import work_arrays
 PADDINGS = ("same", "valid")
 #: ``Conv2D.planes`` builds im2col from channel planes for inputs of at most this many channels
 PLANES_MAX_CHANNELS = 4
+#: ``Conv2D.blocks``: im2col and the product run on blocks of images of about this many bytes
+#: of cols, so that each block is multiplied while it is still in the cache
+BLOCK_BYTES = 1 << 20  # 1 MiB: one image of the recipe's conv2, three of conv3
 _WORK_ARRAYS = ("_pad", "_pad_planes", "_ones_buf")  # reused between passes, never saved
 
 
@@ -115,10 +118,13 @@ class Conv2D(Layer):
 
     ``planes`` (class attribute, True): inputs of at most ``PLANES_MAX_CHANNELS`` channels
     (an RGB image) build the same im2col matrix from channel planes (``_im2col_planes``),
-    where the plain copy would move runs of only C_in numbers; False keeps ``_im2col``.
+    where the plain copy would move runs of only C_in numbers; False keeps the plain im2col.
+    ``blocks`` (class attribute, True): the plain im2col and the product run a few images at
+    a time (``BLOCK_BYTES``); False does the whole batch's im2col, then one product.
     """
 
     planes: bool = True
+    blocks: bool = True
 
     def __init__(
         self,
@@ -176,21 +182,37 @@ class Conv2D(Layer):
 
     def forward(self, A_prev: np.ndarray, training: bool = False):
         m, H, W, C = A_prev.shape
-        (top, bottom, left, right), H_out, W_out = self._geometry(H, W)
+        pads, H_out, W_out = self._geometry(H, W)
         K = self.kernel_size[0] * self.kernel_size[1] * C
-        if self.planes and C <= PLANES_MAX_CHANNELS:
-            cols = self._im2col_planes(A_prev, (top, bottom, left, right), H_out, W_out)
-        else:
-            cols = self._im2col(A_prev, (top, bottom, left, right), H_out, W_out)
+        W2 = self.params["W"].reshape(K, self.filters)
         Z = work_arrays(self).get("Z", (m * H_out * W_out, self.filters), A_prev.dtype)
-        np.matmul(cols, self.params["W"].reshape(K, self.filters), out=Z)  # (m*H_o*W_o, C_out)
+        if self.planes and C <= PLANES_MAX_CHANNELS:
+            cols = self._im2col_planes(A_prev, pads, H_out, W_out)
+            np.matmul(cols, W2, out=Z)  # (m*H_out*W_out, C_out)
+        else:
+            windows, cols6 = self._windows(A_prev, pads, H_out, W_out)
+            cols = cols6.reshape(-1, K)  # (m*H_out*W_out, kh*kw*C_in)
+            step = self._images_per_block(cols6)  # m: the whole batch at once
+            for first in range(0, m, step):
+                images = slice(first, first + step)
+                np.copyto(cols6[images], windows[images])  # im2col of these images
+                rows = slice(first * H_out * W_out, (first + step) * H_out * W_out)
+                np.matmul(cols[rows], W2, out=Z[rows])  # their rows of Z = cols . W
         if "b" in self.params:
             Z += self.params["b"]
         return Z.reshape(m, H_out, W_out, self.filters), (cols, A_prev.shape)
 
-    def _im2col(self, A_prev: np.ndarray, pads, H_out: int, W_out: int) -> np.ndarray:
-        """cols (m*H_out*W_out, kh*kw*C_in): one row per output position, its window in W's
-        (kh, kw, C_in) order."""
+    def _images_per_block(self, cols6: np.ndarray) -> int:
+        """How many images ``forward`` copies and multiplies at a time: all of them, or with
+        ``blocks`` as many as fill ``BLOCK_BYTES`` of cols (at least one)."""
+        m = cols6.shape[0]
+        if not self.blocks:
+            return m
+        return max(1, min(m, BLOCK_BYTES // (cols6[0].nbytes or 1)))
+
+    def _windows(self, A_prev: np.ndarray, pads, H_out: int, W_out: int):
+        """(windows, cols): a read-only view of every window of the padded input,
+        (m, H_out, W_out, kh, kw, C_in), and the work array im2col copies it into."""
         m, H, W, C = A_prev.shape
         kh, kw = self.kernel_size
         s = self.stride
@@ -200,15 +222,13 @@ class Conv2D(Layer):
             A_pad[:, top : top + H, left : left + W, :] = A_prev
         else:
             A_pad = A_prev
-        # im2col: a read-only view of every window, (m, H_out, W_out, C, kh, kw), copied once
-        # into (m, H_out, W_out, kh, kw, C) so that each row is one window in W's order.
+        # (m, H_out, W_out, C, kh, kw) -> (m, H_out, W_out, kh, kw, C): each window in W's order
         windows = sliding_window_view(A_pad, (kh, kw), axis=(1, 2))[:, ::s, ::s][:, :H_out, :W_out]
         cols = work_arrays(self).get("cols", (m, H_out, W_out, kh, kw, C), A_prev.dtype)
-        np.copyto(cols, windows.transpose(0, 1, 2, 4, 5, 3))
-        return cols.reshape(-1, kh * kw * C)
+        return windows.transpose(0, 1, 2, 4, 5, 3), cols
 
     def _im2col_planes(self, A_prev: np.ndarray, pads, H_out: int, W_out: int) -> np.ndarray:
-        """The same cols as ``_im2col``, built from channel planes (the fast path ``planes``):
+        """The same cols as the plain im2col, built from channel planes (fast path ``planes``):
         the padded input is copied once to (C_in, m, H, W), whose windows are copied into
         cols^T (kh, kw, C_in, m, H_out, W_out) in runs of W_out numbers instead of C_in; the
         (m*H_out*W_out, kh*kw*C_in) matrix is the transposed view of it."""
