@@ -416,19 +416,11 @@ class ConvNetwork(TrainableSequential):
         )
 
     # ---- training -----------------------------------------------------------------------
-    def fit(self, X, y, *args, **kwargs):
-        """``TrainableSequential.fit``; at the end (or on an error) the layers' work arrays are
-        released, so that a trained network keeps no batch-sized arrays (about 130 MB for the
-        recipe's network at batch 32)."""
-        try:
-            return super().fit(X, y, *args, **kwargs)
-        finally:
-            self.release_work_arrays()
-
     def release_work_arrays(self) -> None:
-        """Drop every layer's reused work arrays (``nn.layers.buffers``); the next pass makes
-        new ones. Inference keeps a batch's worth of them between calls until this is called
-        or a ``fit`` ends."""
+        """Drop every layer's reused work arrays (``nn.layers.buffers``: a batch's worth of
+        outputs and gradients, about 130 MB for the recipe's network at batch 32, kept from
+        one pass to the next and between calls of ``fit`` and ``predict``); the next pass
+        makes new ones."""
         for layer in self.layers:
             work = layer.__dict__.get("_work")
             if work is not None:

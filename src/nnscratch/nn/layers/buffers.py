@@ -14,8 +14,8 @@ backward sees its own pass's data. A smaller batch (the end of an epoch) gets a 
 front of the array it already has; a larger one gets a new array.
 
 Pickles and copies of a layer carry an empty ``WorkArrays`` (``__reduce__``), never its
-arrays; every network and every copy of a layer has its own. ``ConvNetwork.fit`` clears them
-at its end (``clear``), so that a trained network keeps no batch-sized arrays. One layer
+arrays; every network and every copy of a layer has its own. ``ConvNetwork.release_work_arrays``
+clears them (``clear``); until then a network keeps a batch's worth of arrays. One layer
 object is not for two threads at once (the check and the hand-out are two steps; the conv's
 padded-input array is shared the same way).
 
