@@ -224,6 +224,7 @@ def test_conv_planes_equal_the_plain_im2col(dtype, C, kernel, stride, padding):
 
     fast, plain = make(), make()
     plain.planes = False
+    fast.blocks = plain.blocks = False  # whole-batch cols, cached: compared below
     rng = np.random.default_rng(11)
     fast.params["b"][:] = plain.params["b"][:] = rng.standard_normal(5)
     for m in (4, 3):  # then a smaller batch
@@ -244,37 +245,38 @@ def test_conv_planes_equal_the_plain_im2col(dtype, C, kernel, stride, padding):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(("stride", "padding"), [(1, "same"), (2, "same"), (1, "valid"), (2, 1)])
 @pytest.mark.parametrize("images_per_block", [1, 2, 5])
-def test_conv_blocks_equal_one_whole_product(monkeypatch, dtype, stride, padding, images_per_block):
+@pytest.mark.parametrize("C", [3, 6])  # channel planes, and the plain im2col
+def test_conv_blocks_equal_one_whole_product(
+    monkeypatch, dtype, stride, padding, images_per_block, C
+):
     from nnscratch.nn.initializers import get_initializer
     from nnscratch.nn.layers import Conv2D, conv
 
     def make():
         rng = np.random.default_rng(12)
+        init = get_initializer("he")
         return Conv2D(
-            6,
-            4,
-            3,
-            stride=stride,
-            padding=padding,
-            init=get_initializer("he"),
-            rng=rng,
-            dtype=dtype,
-            index=1,
+            C, 4, 3, stride=stride, padding=padding, init=init, rng=rng, dtype=dtype, index=1
         )
 
     blocked, whole = make(), make()
     whole.blocks = False
     rng = np.random.default_rng(13)
-    X = rng.standard_normal((5, 7, 6, 6)).astype(dtype)  # 5 images: a last, smaller block
-    per_image = whole.forward(X[:1], True)[1][0].nbytes
+    whole.params["b"][:] = blocked.params["b"][:] = rng.standard_normal(4)
+    X = rng.standard_normal((5, 7, 6, C)).astype(dtype)  # 5 images: a last, smaller block
+    per_image = whole.forward(X[:1], True)[1][0].nbytes  # one image's rows of cols
     monkeypatch.setattr(conv, "BLOCK_BYTES", per_image * images_per_block)
+    blocks = [cols.copy() for _, cols in blocked._im2col_blocks(X, *blocked._geometry(7, 6))]
+    assert len(blocks) == -(-5 // images_per_block)
     Z_b, cache_b = blocked.forward(X, True)
     Z_w, cache_w = whole.forward(X, True)
-    np.testing.assert_array_equal(cache_b[0], cache_w[0])  # the same im2col matrix
+    assert cache_b[0] is None  # blocks cache the input, not cols
+    np.testing.assert_array_equal(np.concatenate(blocks), cache_w[0])  # the same im2col
     _close(Z_b, Z_w, dtype)
     dZ = rng.standard_normal(Z_b.shape).astype(dtype)
     (dA_b, g_b), (dA_w, g_w) = blocked.backward(dZ, cache_b), whole.backward(dZ, cache_w)
     _close(dA_b, dA_w, dtype)
+    assert set(g_b) == {"W", "b"}
     for name in g_b:
         _close(g_b[name], g_w[name], dtype)
 

@@ -9,7 +9,7 @@ forward (cross-correlation, as every deep-learning library computes it):
     cols[n, y, x, i, j, c] = A_pad[n, y*s + i, x*s + j, c]        (im2col: one strided copy)
     Z = cols . W + b        as a (m*H_out*W_out, kh*kw*C_in) x (kh*kw*C_in, C_out) product
 
-backward (cols is cached by forward; nothing is recomputed):
+backward (cols is cached by forward; with ``blocks``, below, rebuilt block by block):
 
     dW = cols^T . dZ                      (kh*kw*C_in, C_out) -> (kh, kw, C_in, C_out)
     db = sum of dZ over n, y, x           (C_out,)  (as ones . dZ: BLAS sums faster than numpy)
@@ -26,9 +26,15 @@ PyTorch stores the same weights as (C_out, C_in, kh, kw): ``W.transpose(3, 2, 0,
 
 Fast path (``Conv2D.planes``) for inputs of few channels (an RGB image: C_in = 3): the plain
 im2col copy moves runs of only C_in numbers, three times slower than the product after it.
-``_im2col_planes`` copies the padded input once to channel planes (C_in, m, H, W) and their
+``_window_view`` copies the padded input once to channel planes (C_in, m, H, W) and their
 windows into cols^T (kh, kw, C_in, m, H_out, W_out), in runs of W_out numbers; cols is the
 transposed view of that array, the same matrix, and forward and backward use it unchanged.
+
+Fast path (``Conv2D.blocks``): im2col and the product run a block of images at a time
+(``BLOCK_BYTES`` of cols: one to a few images), each block copied into one small work array
+and multiplied while it is still in the cache, instead of the whole 10-20 MB cols being
+written out to memory and read back. The cache then holds the input instead of cols, and
+backward rebuilds cols block by block for dW = sum over blocks of cols_block^T . dZ_block.
 
 Padding: "valid" (none), "same" (H_out = ceil(H / stride), the extra row or column going to the
 bottom/right as in TensorFlow), or an int p (p zeros on every side).
@@ -48,7 +54,7 @@ from nnscratch.nn.layers.buffers import work_arrays
 PADDINGS = ("same", "valid")
 #: ``Conv2D.planes`` builds im2col from channel planes for inputs of at most this many channels
 PLANES_MAX_CHANNELS = 4
-#: ``Conv2D.blocks``: im2col and the product run on blocks of images of about this many bytes
+#: ``Conv2D.blocks``: im2col and the products run on blocks of images of about this many bytes
 #: of cols, so that each block is multiplied while it is still in the cache
 BLOCK_BYTES = 1 << 20  # 1 MiB: one image of the recipe's conv2, three of conv3
 _WORK_ARRAYS = ("_pad", "_pad_planes", "_ones_buf")  # reused between passes, never saved
@@ -117,10 +123,11 @@ class Conv2D(Layer):
             fan_out = kh*kw*C_out (He: N(0, 2 / (kh*kw*C_in))).
 
     ``planes`` (class attribute, True): inputs of at most ``PLANES_MAX_CHANNELS`` channels
-    (an RGB image) build the same im2col matrix from channel planes (``_im2col_planes``),
+    (an RGB image) build the same im2col matrix from channel planes (``_window_view``),
     where the plain copy would move runs of only C_in numbers; False keeps the plain im2col.
-    ``blocks`` (class attribute, True): the plain im2col and the product run a few images at
-    a time (``BLOCK_BYTES``); False does the whole batch's im2col, then one product.
+    ``blocks`` (class attribute, True): im2col and the products run a few images at a time
+    (``BLOCK_BYTES``), forward and backward; False does the whole batch's im2col, caches it
+    and multiplies once.
     """
 
     planes: bool = True
@@ -186,72 +193,97 @@ class Conv2D(Layer):
         K = self.kernel_size[0] * self.kernel_size[1] * C
         W2 = self.params["W"].reshape(K, self.filters)
         Z = work_arrays(self).get("Z", (m * H_out * W_out, self.filters), A_prev.dtype)
-        if self.planes and C <= PLANES_MAX_CHANNELS:
-            cols = self._im2col_planes(A_prev, pads, H_out, W_out)
-            np.matmul(cols, W2, out=Z)  # (m*H_out*W_out, C_out)
+        if self.blocks:  # im2col and Z = cols . W a block of images at a time
+            for rows, cols_block in self._im2col_blocks(A_prev, pads, H_out, W_out):
+                np.matmul(cols_block, W2, out=Z[rows])
+            cache = (None, A_prev)  # backward rebuilds cols block by block
         else:
-            windows, cols6 = self._windows(A_prev, pads, H_out, W_out)
-            cols = cols6.reshape(-1, K)  # (m*H_out*W_out, kh*kw*C_in)
-            step = self._images_per_block(cols6)  # m: the whole batch at once
-            for first in range(0, m, step):
-                images = slice(first, first + step)
-                np.copyto(cols6[images], windows[images])  # im2col of these images
-                rows = slice(first * H_out * W_out, (first + step) * H_out * W_out)
-                np.matmul(cols[rows], W2, out=Z[rows])  # their rows of Z = cols . W
+            cols = self._im2col(A_prev, pads, H_out, W_out)  # (m*H_out*W_out, kh*kw*C_in)
+            np.matmul(cols, W2, out=Z)  # (m*H_out*W_out, C_out)
+            cache = (cols, A_prev)
         if "b" in self.params:
             Z += self.params["b"]
-        return Z.reshape(m, H_out, W_out, self.filters), (cols, A_prev.shape)
+        return Z.reshape(m, H_out, W_out, self.filters), cache
 
-    def _images_per_block(self, cols6: np.ndarray) -> int:
-        """How many images ``forward`` copies and multiplies at a time: all of them, or with
-        ``blocks`` as many as fill ``BLOCK_BYTES`` of cols (at least one)."""
-        m = cols6.shape[0]
-        if not self.blocks:
-            return m
-        return max(1, min(m, BLOCK_BYTES // (cols6[0].nbytes or 1)))
+    def _uses_planes(self, C: int) -> bool:
+        return self.planes and C <= PLANES_MAX_CHANNELS
 
-    def _windows(self, A_prev: np.ndarray, pads, H_out: int, W_out: int):
-        """(windows, cols): a read-only view of every window of the padded input,
-        (m, H_out, W_out, kh, kw, C_in), and the work array im2col copies it into."""
+    def _im2col(self, A_prev: np.ndarray, pads, H_out: int, W_out: int) -> np.ndarray:
+        """cols (m*H_out*W_out, kh*kw*C_in): one row per output position, its window in W's
+        (kh, kw, C_in) order; a work array, or with ``planes`` the transposed view of one."""
+        m, _, _, C = A_prev.shape
+        kh, kw = self.kernel_size
+        windows = self._window_view(A_prev, pads, H_out, W_out)
+        if self._uses_planes(C):
+            cols_T = work_arrays(self).get("cols", (kh, kw, C, m, H_out, W_out), A_prev.dtype)
+            np.copyto(cols_T, windows)
+            return cols_T.reshape(kh * kw * C, -1).T
+        cols = work_arrays(self).get("cols", (m, H_out, W_out, kh, kw, C), A_prev.dtype)
+        np.copyto(cols, windows)  # im2col: the one copy
+        return cols.reshape(-1, kh * kw * C)
+
+    def _im2col_blocks(self, A_prev: np.ndarray, pads, H_out: int, W_out: int):
+        """Yield (rows, cols[rows]) for blocks of about ``BLOCK_BYTES`` of cols (at least one
+        image each), copied in turn into one small work array: each block is multiplied while
+        it is still in the cache (the fast path ``blocks``; cols[rows] is only valid until the
+        next block)."""
+        m, _, _, C = A_prev.shape
+        kh, kw = self.kernel_size
+        K = kh * kw * C
+        windows = self._window_view(A_prev, pads, H_out, W_out)
+        per_image = H_out * W_out * K  # numbers of cols per image
+        step = max(1, min(m, BLOCK_BYTES // (per_image * A_prev.itemsize)))
+        flat = work_arrays(self).get("cols_block", (step * per_image,), A_prev.dtype)
+        planes = self._uses_planes(C)
+        for first in range(0, m, step):
+            n = min(step, m - first)
+            rows = slice(first * H_out * W_out, (first + n) * H_out * W_out)
+            if planes:
+                block = flat[: n * per_image].reshape(kh, kw, C, n, H_out, W_out)
+                np.copyto(block, windows[:, :, :, first : first + n])
+                yield rows, block.reshape(K, -1).T
+            else:
+                block = flat[: n * per_image].reshape(n, H_out, W_out, kh, kw, C)
+                np.copyto(block, windows[first : first + n])
+                yield rows, block.reshape(-1, K)
+
+    def _window_view(self, A_prev: np.ndarray, pads, H_out: int, W_out: int) -> np.ndarray:
+        """A read-only view of every window of the zero-padded input, in the order im2col
+        copies it: (m, H_out, W_out, kh, kw, C_in); with ``planes`` (few channels) the windows
+        of channel planes (C_in, m, H, W) instead, as (kh, kw, C_in, m, H_out, W_out)."""
         m, H, W, C = A_prev.shape
         kh, kw = self.kernel_size
         s = self.stride
         top, bottom, left, right = pads
+        Hp, Wp = H + top + bottom, W + left + right
+        if self._uses_planes(C):
+            P = self._padded_buffer((C, m, Hp, Wp), A_prev.dtype, name="_pad_planes")
+            P[:, :, top : top + H, left : left + W] = A_prev.transpose(3, 0, 1, 2)
+            windows = sliding_window_view(P, (kh, kw), axis=(2, 3))[:, :, ::s, ::s]
+            return windows[:, :, :H_out, :W_out].transpose(4, 5, 0, 1, 2, 3)
         if top or bottom or left or right:
-            A_pad = self._padded_buffer((m, H + top + bottom, W + left + right, C), A_prev.dtype)
+            A_pad = self._padded_buffer((m, Hp, Wp, C), A_prev.dtype)
             A_pad[:, top : top + H, left : left + W, :] = A_prev
         else:
             A_pad = A_prev
         # (m, H_out, W_out, C, kh, kw) -> (m, H_out, W_out, kh, kw, C): each window in W's order
-        windows = sliding_window_view(A_pad, (kh, kw), axis=(1, 2))[:, ::s, ::s][:, :H_out, :W_out]
-        cols = work_arrays(self).get("cols", (m, H_out, W_out, kh, kw, C), A_prev.dtype)
-        return windows.transpose(0, 1, 2, 4, 5, 3), cols
+        windows = sliding_window_view(A_pad, (kh, kw), axis=(1, 2))[:, ::s, ::s]
+        return windows[:, :H_out, :W_out].transpose(0, 1, 2, 4, 5, 3)
 
-    def _im2col_planes(self, A_prev: np.ndarray, pads, H_out: int, W_out: int) -> np.ndarray:
-        """The same cols as the plain im2col, built from channel planes (fast path ``planes``):
-        the padded input is copied once to (C_in, m, H, W), whose windows are copied into
-        cols^T (kh, kw, C_in, m, H_out, W_out) in runs of W_out numbers instead of C_in; the
-        (m*H_out*W_out, kh*kw*C_in) matrix is the transposed view of it."""
+    def backward(self, dZ: np.ndarray, cache, need_input_grad: bool = True):
+        cols, A_prev = cache  # cols (m*H_out*W_out, kh*kw*C_in), or None with ``blocks``
         m, H, W, C = A_prev.shape
         kh, kw = self.kernel_size
         s = self.stride
-        top, bottom, left, right = pads
-        shape = (C, m, H + top + bottom, W + left + right)
-        P = self._padded_buffer(shape, A_prev.dtype, name="_pad_planes")
-        P[:, :, top : top + H, left : left + W] = A_prev.transpose(3, 0, 1, 2)
-        windows = sliding_window_view(P, (kh, kw), axis=(2, 3))[:, :, ::s, ::s][
-            :, :, :H_out, :W_out
-        ]
-        cols_T = work_arrays(self).get("cols", (kh, kw, C, m, H_out, W_out), A_prev.dtype)
-        np.copyto(cols_T, windows.transpose(4, 5, 0, 1, 2, 3))
-        return cols_T.reshape(kh * kw * C, -1).T
-
-    def backward(self, dZ: np.ndarray, cache, need_input_grad: bool = True):
-        cols, (m, H, W, C) = cache  # cols (m*H_out*W_out, kh*kw*C_in)
-        kh, kw = self.kernel_size
-        s = self.stride
         dZ2 = np.ascontiguousarray(dZ).reshape(-1, self.filters)  # (m*H_out*W_out, C_out)
-        grads = {"W": (cols.T @ dZ2).reshape(self.params["W"].shape)}
+        if cols is not None:
+            dW = cols.T @ dZ2  # (kh*kw*C_in, C_out)
+        else:  # the same sum, block by block, over the rebuilt cols
+            pads, H_out, W_out = self._geometry(H, W)
+            dW = np.zeros((kh * kw * C, self.filters), dtype=dZ2.dtype)
+            for rows, cols_block in self._im2col_blocks(A_prev, pads, H_out, W_out):
+                dW += cols_block.T @ dZ2[rows]
+        grads = {"W": dW.reshape(self.params["W"].shape)}
         if "b" in self.params:
             # a matrix-vector product sums over the rows far faster than dZ2.sum(axis=0)
             grads["b"] = self._ones(dZ2.shape[0], dZ2.dtype) @ dZ2
