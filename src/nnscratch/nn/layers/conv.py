@@ -193,6 +193,7 @@ class Conv2D(Layer):
         K = self.kernel_size[0] * self.kernel_size[1] * C
         W2 = self.params["W"].reshape(K, self.filters)
         Z = work_arrays(self).get("Z", (m * H_out * W_out, self.filters), A_prev.dtype)
+        cache: tuple[np.ndarray | None, np.ndarray]
         if self.blocks:  # im2col and Z = cols . W a block of images at a time
             for rows, cols_block in self._im2col_blocks(A_prev, pads, H_out, W_out):
                 np.matmul(cols_block, W2, out=Z[rows])
