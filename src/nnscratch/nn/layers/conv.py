@@ -18,10 +18,10 @@ backward (cols is cached by forward; with ``blocks``, below, rebuilt block by bl
                                           (col2im: kh*kw slice adds, padding positions left out)
 
 im2col is a ``sliding_window_view`` copied once; the only Python loop (col2im) runs over the
-kh*kw kernel offsets, never over pixels or samples. cols, Z, dA_prev and col2im's block are
-work arrays reused from batch to batch (``buffers.WorkArrays``: a fresh 10-20 MB array per
-batch costs more in page faults than the copy; an array still held, e.g. by the cache of an
-earlier pass, is never handed out again).
+kh*kw kernel offsets, never over pixels or samples. cols (or its block), Z, dA_prev and
+col2im's block are work arrays reused from batch to batch (``buffers.WorkArrays``: a fresh
+10-20 MB array per batch costs more in page faults than the copy; an array still held, e.g.
+by the cache of an earlier pass, is never handed out again).
 PyTorch stores the same weights as (C_out, C_in, kh, kw): ``W.transpose(3, 2, 0, 1)``.
 
 Fast path (``Conv2D.planes``) for inputs of few channels (an RGB image: C_in = 3): the plain
@@ -328,8 +328,9 @@ class Conv2D(Layer):
         return {k: v for k, v in self.__dict__.items() if k not in _WORK_ARRAYS}
 
     def _padded_buffer(self, shape: tuple[int, ...], dtype, name: str = "_pad") -> np.ndarray:
-        """A zero-bordered work array for the padded input, reused between forward passes
-        (only the interior is ever written, and nothing keeps it after forward returns)."""
+        """A zero-bordered work array for the padded input, reused by every im2col (forward,
+        and backward's rebuilt blocks): only the interior is ever written, from the input at
+        hand, and nothing keeps it between calls."""
         buf = getattr(self, name, None)
         if buf is None or buf.shape != shape or buf.dtype != dtype:
             buf = np.zeros(shape, dtype=dtype)
