@@ -5,6 +5,8 @@ float64 to ~1e-12 and float32 to float32 rounding.
 - MaxPool2D.pairs: 2 x 2 / stride 2 windows by pairs of columns, then rows (ties included)
 - RandomShift: slices per image (against the fancy-index gather it replaced)
 - WorkArrays: reused layer outputs and gradients (against fresh arrays, bitwise)
+- Conv2D.planes (im2col from channel planes) and Conv2D.blocks (im2col and products by blocks
+  of images) against the whole-batch plain im2col; the first conv computes no dA
 - ConvNetwork: pool before relu, no conv bias before batch norm (against the written order
   with the bias), and model configs from before the rule keep their biases
 """
@@ -401,3 +403,22 @@ def test_training_with_reused_work_arrays_equals_fresh_arrays(dtype):
     copied = pickle.loads(pickle.dumps(net))  # a pickled network carries no work arrays
     assert not any(len(layer.__dict__.get("_work", ())) for layer in copied.layers)
     np.testing.assert_array_equal(copied.logits(X[:3]), logits)
+
+
+def test_the_first_conv_computes_no_input_gradient(monkeypatch):
+    """The shift layer before the first conv has no parameters: nobody needs the conv's dA."""
+    from nnscratch.nn.layers import Conv2D
+
+    net = ConvNetwork(ARCHITECTURE, input_shape=(8, 8, 3), dtype="float64", seed=3)
+    asked = []
+    plain_backward = Conv2D.backward
+
+    def recording(self, dZ, cache, need_input_grad=True):
+        dA, grads = plain_backward(self, dZ, cache, need_input_grad)
+        asked.append((self.index, need_input_grad, dA is None))
+        return dA, grads
+
+    monkeypatch.setattr(Conv2D, "backward", recording)
+    X = np.random.default_rng(14).random((4, 8, 8, 3))
+    net.cost_and_gradients(X, np.array([0, 1, 1, 0]))
+    assert sorted(asked) == [(1, False, True), (2, True, False)]
