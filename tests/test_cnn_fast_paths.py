@@ -4,17 +4,25 @@ float64 to ~1e-12 and float32 to float32 rounding.
 - BatchNorm.long_rows: images in training mode on (m*H, W*C) rows
 - MaxPool2D.pairs: 2 x 2 / stride 2 windows by pairs of columns, then rows (ties included)
 - RandomShift: slices per image (against the fancy-index gather it replaced)
+- WorkArrays: reused layer outputs and gradients (against fresh arrays, bitwise)
+- Conv2D.planes (im2col from channel planes) and Conv2D.blocks (im2col and products by blocks
+  of images) against the whole-batch plain im2col; the first conv computes no dA
 - ConvNetwork: pool before relu, no conv bias before batch norm (against the written order
   with the bias), and model configs from before the rule keep their biases
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
 from nnscratch.models.conv import ConvNetwork
 from nnscratch.nn.layers import BatchNorm, MaxPool2D, RandomShift
+from nnscratch.nn.layers.buffers import WorkArrays
 from nnscratch.nn.layers.shift import reflect_pad
 
 TOLERANCE = {np.float64: {"rtol": 1e-12, "atol": 1e-12}, np.float32: {"rtol": 2e-5, "atol": 2e-5}}
@@ -192,36 +200,225 @@ def test_a_config_from_before_the_rule_keeps_its_conv_biases():
     assert ConvNetwork.from_config(new.config()).n_parameters == new.n_parameters
 
 
-# ---- the conv layer's reused im2col work array ----------------------------------------------
-def _conv(seed=0):
+# ---- conv im2col from channel planes ---------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    ("C", "kernel", "stride", "padding"),
+    [(3, 3, 1, "same"), (1, 3, 2, "same"), (2, 5, 1, "valid"), (3, 4, 2, 1), (4, 2, 3, "same")],
+)
+def test_conv_planes_equal_the_plain_im2col(dtype, C, kernel, stride, padding):
+    from nnscratch.nn.initializers import get_initializer
+    from nnscratch.nn.layers import Conv2D
+
+    def make():
+        rng = np.random.default_rng(10)
+        return Conv2D(
+            C,
+            5,
+            kernel,
+            stride=stride,
+            padding=padding,
+            init=get_initializer("he"),
+            rng=rng,
+            dtype=dtype,
+            index=1,
+        )
+
+    fast, plain = make(), make()
+    plain.planes = False
+    fast.blocks = plain.blocks = False  # whole-batch cols, cached: compared below
+    rng = np.random.default_rng(11)
+    fast.params["b"][:] = plain.params["b"][:] = rng.standard_normal(5)
+    for m in (4, 3):  # then a smaller batch
+        X = rng.standard_normal((m, 9, 8, C)).astype(dtype)
+        Z_f, cache_f = fast.forward(X, True)
+        Z_p, cache_p = plain.forward(X, True)
+        np.testing.assert_array_equal(cache_f[0], cache_p[0])  # the same im2col matrix
+        assert cache_f[0].flags.f_contiguous and not cache_p[0].flags.f_contiguous
+        _close(Z_f, Z_p, dtype)
+        dZ = rng.standard_normal(Z_f.shape).astype(dtype)
+        (dA_f, g_f), (dA_p, g_p) = fast.backward(dZ, cache_f), plain.backward(dZ, cache_p)
+        _close(dA_f, dA_p, dtype)
+        for name in ("W", "b"):
+            _close(g_f[name], g_p[name], dtype)
+
+
+# ---- conv im2col and product by blocks of images ---------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("stride", "padding"), [(1, "same"), (2, "same"), (1, "valid"), (2, 1)])
+@pytest.mark.parametrize("images_per_block", [1, 2, 5])
+@pytest.mark.parametrize("C", [3, 6])  # channel planes, and the plain im2col
+def test_conv_blocks_equal_one_whole_product(
+    monkeypatch, dtype, stride, padding, images_per_block, C
+):
+    from nnscratch.nn.initializers import get_initializer
+    from nnscratch.nn.layers import Conv2D, conv
+
+    def make():
+        rng = np.random.default_rng(12)
+        init = get_initializer("he")
+        return Conv2D(
+            C, 4, 3, stride=stride, padding=padding, init=init, rng=rng, dtype=dtype, index=1
+        )
+
+    blocked, whole = make(), make()
+    whole.blocks = False
+    rng = np.random.default_rng(13)
+    whole.params["b"][:] = blocked.params["b"][:] = rng.standard_normal(4)
+    X = rng.standard_normal((5, 7, 6, C)).astype(dtype)  # 5 images: a last, smaller block
+    per_image = whole.forward(X[:1], True)[1][0].nbytes  # one image's rows of cols
+    monkeypatch.setattr(conv, "BLOCK_BYTES", per_image * images_per_block)
+    blocks = [cols.copy() for _, cols in blocked._im2col_blocks(X, *blocked._geometry(7, 6))]
+    assert len(blocks) == -(-5 // images_per_block)
+    Z_b, cache_b = blocked.forward(X, True)
+    Z_w, cache_w = whole.forward(X, True)
+    assert cache_b[0] is None  # blocks cache the input, not cols
+    np.testing.assert_array_equal(np.concatenate(blocks), cache_w[0])  # the same im2col
+    _close(Z_b, Z_w, dtype)
+    dZ = rng.standard_normal(Z_b.shape).astype(dtype)
+    (dA_b, g_b), (dA_w, g_w) = blocked.backward(dZ, cache_b), whole.backward(dZ, cache_w)
+    _close(dA_b, dA_w, dtype)
+    assert set(g_b) == {"W", "b"}
+    for name in g_b:
+        _close(g_b[name], g_w[name], dtype)
+
+
+# ---- work arrays reused between passes (buffers.WorkArrays) ---------------------------------
+def _conv(seed=0, dtype=np.float64, C=3, F=4):
     from nnscratch.nn.initializers import get_initializer
     from nnscratch.nn.layers import Conv2D
 
     rng = np.random.default_rng(seed)
-    return Conv2D(3, 4, 3, init=get_initializer("he"), rng=rng, dtype=np.float64, index=1)
+    return Conv2D(C, F, 3, init=get_initializer("he"), rng=rng, dtype=dtype, index=1)
 
 
-def test_conv_work_array_reuse_gives_the_fresh_result_and_refuses_a_stale_cache():
-    import pickle
+@contextlib.contextmanager
+def _fresh_arrays():
+    """The plain code: every work array a fresh np.empty."""
+    WorkArrays.reuse = False
+    try:
+        yield
+    finally:
+        WorkArrays.reuse = True
 
-    rng = np.random.default_rng(7)
-    X1, X2 = rng.standard_normal((2, 5, 6, 6, 3))
-    dZ = rng.standard_normal((5, 6, 6, 4))
-    reused, fresh = _conv(), _conv()
-    _, stale = reused.forward(X1, True)
-    Z, cache = reused.forward(X2, True)  # the same work array, overwritten
-    Z_fresh, cache_fresh = fresh.forward(X2, True)
-    np.testing.assert_array_equal(Z, Z_fresh)
-    dA, grads = reused.backward(dZ, cache)
-    dA_fresh, grads_fresh = fresh.backward(dZ, cache_fresh)
-    np.testing.assert_array_equal(dA, dA_fresh)
-    for name in grads:
-        np.testing.assert_array_equal(grads[name], grads_fresh[name])
-    with pytest.raises(RuntimeError, match="latest forward pass"):
-        reused.backward(dZ, stale)
-    # a smaller batch uses the front of the same array
-    Z_small, _ = reused.forward(X2[:2], True)
-    np.testing.assert_array_equal(Z_small, Z_fresh[:2])
-    copy = pickle.loads(pickle.dumps(reused))
-    assert not hasattr(copy, "_cols") and hasattr(reused, "_cols")
-    np.testing.assert_array_equal(copy.forward(X2, True)[0], Z_fresh)
+
+def test_work_arrays_hand_out_only_arrays_nobody_holds():
+    work = WorkArrays()
+    a = work.get("x", (4, 5), np.float32)
+    b = work.get("x", (4, 5), np.float32)  # a is still held: a new array
+    assert not np.shares_memory(a, b)
+    view = b[1:]
+    del b
+    c = work.get("x", (4, 5), np.float32)  # a view of b is held: still not b's memory
+    assert not np.shares_memory(c, view)
+    address = c.__array_interface__["data"][0]
+    del c
+    d = work.get("x", (2, 5), np.float32)  # released: the same memory, a smaller batch too
+    assert d.__array_interface__["data"][0] == address and d.shape == (2, 5)
+    del d
+    assert work.get("x", (4, 5), np.float64).dtype == np.float64  # another dtype: new
+    assert len(pickle.loads(pickle.dumps(work))) == 0 and len(copy.deepcopy(work)) == 0
+    kept = work._owners["x"]
+    with _fresh_arrays():  # the plain code: a new array, nothing kept
+        assert not np.shares_memory(work.get("x", (2, 5), np.float64), kept)
+    assert work._owners == {"x": kept}
+
+
+def _layers(dtype):
+    """(name, make layer, input shape, training) for each layer with work arrays."""
+    return [
+        ("conv", lambda: _conv(dtype=dtype), (5, 6, 6, 3)),
+        ("batchnorm", lambda: BatchNorm(3, index=1, dtype=dtype), (5, 6, 4, 3)),
+        ("batchnorm inference", lambda: BatchNorm(3, index=1, dtype=dtype), (5, 6, 4, 3)),
+        ("maxpool", lambda: MaxPool2D(2), (5, 6, 8, 3)),
+    ]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", ["conv", "batchnorm", "batchnorm inference", "maxpool"])
+def test_reused_work_arrays_give_the_fresh_arrays_results(dtype, kind):
+    """Two forward passes in a row, then the backward of each (latest first, then the
+    earlier one), then a smaller batch: bitwise what fresh arrays give."""
+    make, shape = next((f, s) for name, f, s in _layers(dtype) if name == kind)
+    rng = np.random.default_rng(8)
+    X1, X2 = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
+    small = rng.standard_normal((2, *shape[1:])).astype(dtype)
+    reused, fresh = make(), make()
+    training = kind != "batchnorm inference"
+
+    def run(layer):
+        out1, cache1 = layer.forward(X1, training)
+        out2, cache2 = layer.forward(X2, training)
+        dZ = np.ones_like(out2) + out2  # any fixed upstream gradient
+        results = [out1.copy(), out2.copy()]
+        for cache, out in ((cache2, out2), (cache1, out1)):
+            dA, grads = layer.backward(dZ * out, cache)
+            results += [dA.copy(), *(grads[k].copy() for k in sorted(grads))]
+        del out1, out2, cache1, cache2, dA
+        out3, cache3 = layer.forward(small, training)
+        dA3, grads3 = layer.backward(np.ones_like(out3) + out3, cache3)
+        return [*results, out3.copy(), dA3.copy(), *(grads3[k].copy() for k in sorted(grads3))]
+
+    got = run(reused)
+    with _fresh_arrays():
+        expected = run(fresh)
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert len(reused._work) > 0 and len(fresh._work) == 0
+    # the arrays really are reused once released: the same memory for the next forward pass
+    out, _ = reused.forward(X1, training)
+    address = out.__array_interface__["data"][0]
+    del out, _
+    out, _ = reused.forward(X2, training)
+    assert out.__array_interface__["data"][0] == address
+    assert len(pickle.loads(pickle.dumps(reused))._work) == 0  # pickles carry no work arrays
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_training_with_reused_work_arrays_equals_fresh_arrays(dtype):
+    """Two epochs of a small ConvNetwork (batches of 4 of 10 images: a smaller last batch),
+    then inference on another batch size: bitwise the parameters and logits of fresh arrays."""
+    rng = np.random.default_rng(9)
+    X = rng.random((10, 8, 8, 3)).astype(dtype)
+    y = np.array([0, 1, 1, 0, 1, 0, 0, 1, 1, 0])
+    name = np.dtype(dtype).name
+
+    def train():
+        net = ConvNetwork(ARCHITECTURE, input_shape=(8, 8, 3), dtype=name, seed=3)
+        net.fit(X, y, optimizer="adam", batch_size=4, epochs=2, seed=0, eval_train=False)
+        kept = any(len(layer.__dict__.get("_work", ())) for layer in net.layers)
+        assert kept == WorkArrays.reuse  # the plain code keeps nothing
+        net.release_work_arrays()
+        assert not any(len(layer.__dict__.get("_work", ())) for layer in net.layers)
+        return net, net.logits(X[:3])
+
+    net, logits = train()
+    with _fresh_arrays():
+        plain, plain_logits = train()
+    np.testing.assert_array_equal(logits, plain_logits)
+    for key, value in net.parameters.items():
+        np.testing.assert_array_equal(value, plain.parameters[key])
+    assert any(len(layer.__dict__.get("_work", ())) for layer in net.layers)  # inference's
+    copied = pickle.loads(pickle.dumps(net))  # a pickled network carries no work arrays
+    assert not any(len(layer.__dict__.get("_work", ())) for layer in copied.layers)
+    np.testing.assert_array_equal(copied.logits(X[:3]), logits)
+
+
+def test_the_first_conv_computes_no_input_gradient(monkeypatch):
+    """The shift layer before the first conv has no parameters: nobody needs the conv's dA."""
+    from nnscratch.nn.layers import Conv2D
+
+    net = ConvNetwork(ARCHITECTURE, input_shape=(8, 8, 3), dtype="float64", seed=3)
+    asked = []
+    plain_backward = Conv2D.backward
+
+    def recording(self, dZ, cache, need_input_grad=True):
+        dA, grads = plain_backward(self, dZ, cache, need_input_grad)
+        asked.append((self.index, need_input_grad, dA is None))
+        return dA, grads
+
+    monkeypatch.setattr(Conv2D, "backward", recording)
+    X = np.random.default_rng(14).random((4, 8, 8, 3))
+    net.cost_and_gradients(X, np.array([0, 1, 1, 0]))
+    assert sorted(asked) == [(1, False, True), (2, True, False)]

@@ -416,6 +416,16 @@ class ConvNetwork(TrainableSequential):
         )
 
     # ---- training -----------------------------------------------------------------------
+    def release_work_arrays(self) -> None:
+        """Drop every layer's reused work arrays (``nn.layers.buffers``: a batch's worth of
+        outputs and gradients, about 130 MB for the recipe's network at batch 32, kept from
+        one pass to the next and between calls of ``fit`` and ``predict``); the next pass
+        makes new ones."""
+        for layer in self.layers:
+            work = layer.__dict__.get("_work")
+            if work is not None:
+                work.clear()
+
     def _fit_kwargs(self, kwargs: dict) -> dict:
         """With ``flat_input``, ``augment_flip`` gets ``image_shape`` from the network."""
         if self.flat_input and kwargs.get("augment_flip") and kwargs.get("image_shape") is None:

@@ -25,7 +25,8 @@ as (m*H, W*C) instead, with every per-channel vector tiled W times to a row of W
 element-wise operation runs over rows of W*C numbers; a per-channel sum is the column sum of
 the long rows (one BLAS matrix-vector product) folded back over the W positions. Z_hat is
 not stored: the cache holds Zc = Z - mu and inv_std, and the affine output and the backward
-use per-channel coefficients, so that each pass is one multiply or add:
+use per-channel coefficients, so that each pass is one multiply or add (Zc, out and dZ are
+work arrays reused from batch to batch, ``buffers.WorkArrays``):
 
     out = Zc * (gamma inv_std) + beta
     dZ  = (Zc * (-inv_std dgamma / m) + dout - dbeta / m) * (gamma inv_std)
@@ -36,6 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnscratch.nn.layers.base import Layer
+from nnscratch.nn.layers.buffers import work_arrays
 
 
 def column_sums(A: np.ndarray) -> np.ndarray:
@@ -135,11 +137,13 @@ class BatchNorm(Layer):
         count = m * H * W
         ones = self._ones(m * H, R.dtype)
         mu = _fold(ones @ R, C) / dt(count)  # (C,)
-        Zc = R - np.tile(mu, W)  # (m*H, W*C)
+        work = work_arrays(self)
+        Zc = np.subtract(R, np.tile(mu, W), out=work.get("Zc", R.shape, R.dtype))  # (m*H, W*C)
         var = _fold(np.einsum("ij,ij->j", Zc, Zc), C) / dt(count)  # (C,), biased
         self._update_running(mu, var, count)
         inv_std = 1 / np.sqrt(var + dt(self.eps))  # (C,)
-        out = Zc * np.tile(self.params["gamma"] * inv_std, W)
+        out = work.get("out", R.shape, R.dtype)
+        np.multiply(Zc, np.tile(self.params["gamma"] * inv_std, W), out=out)
         out += np.tile(self.params["beta"], W)
         return out.reshape(Z.shape), (Zc.reshape(Z.shape), inv_std)
 
@@ -150,9 +154,12 @@ class BatchNorm(Layer):
         R = np.ascontiguousarray(Z).reshape(m * H, W * C)
         dt = R.dtype.type
         inv_std = 1 / np.sqrt(self.buffers["running_var"] + dt(self.eps))  # (C,)
-        Z_hat = R - np.tile(self.buffers["running_mean"], W)
+        work = work_arrays(self)
+        Z_hat = work.get("Z_hat", R.shape, R.dtype)
+        np.subtract(R, np.tile(self.buffers["running_mean"], W), out=Z_hat)
         Z_hat *= np.tile(inv_std, W)
-        out = Z_hat * np.tile(self.params["gamma"], W)
+        out = work.get("out", R.shape, R.dtype)
+        np.multiply(Z_hat, np.tile(self.params["gamma"], W), out=out)
         out += np.tile(self.params["beta"], W)
         return out.reshape(Z.shape), (Z_hat.reshape(-1, C), inv_std, False)
 
@@ -170,7 +177,8 @@ class BatchNorm(Layer):
         if not need_input_grad:
             return None, grads
         # dZ = gamma inv_std (dout - (dbeta + Z_hat dgamma) / m), four passes in one array
-        dZ = Zc * np.tile(-inv_std * dgamma / dt(count), W)
+        dZ = work_arrays(self).get("dZ", D.shape, D.dtype)
+        np.multiply(Zc, np.tile(-inv_std * dgamma / dt(count), W), out=dZ)
         dZ += D
         dZ += np.tile(-dbeta / dt(count), W)
         dZ *= np.tile(self.params["gamma"] * inv_std, W)

@@ -19,6 +19,8 @@ pairs where each step's maximum came from (the first of a tie: the left column, 
 and sends dA back through these two masks, rows first. The window's first maximum in
 row-major order lies in the top row if the top row holds the maximum, and then in the left
 column of that row if that holds it: the same input as the plain path's, ties included.
+The pairs' outputs, masks and gradients are work arrays reused from batch to batch
+(``buffers.WorkArrays``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import numbers
 import numpy as np
 
 from nnscratch.nn.layers.base import Layer
+from nnscratch.nn.layers.buffers import work_arrays
 from nnscratch.nn.layers.conv import window_slices
 
 
@@ -145,25 +148,31 @@ class MaxPool2D(_WindowPool):
         m, H, W, C = A_prev.shape
         pairs = np.ascontiguousarray(A_prev).reshape(m * H, W // 2, 2 * C)
         left, right = pairs[:, :, :C], pairs[:, :, C:]
-        columns = np.maximum(left, right)  # (m*H, W/2, C): the maximum of each column pair
+        work = work_arrays(self)
+        # (m*H, W/2, C): the maximum of each column pair
+        columns = np.maximum(left, right, out=work.get("columns", left.shape, A_prev.dtype))
         rows = columns.reshape(m * H // 2, 2, W // 2 * C)
-        A = np.maximum(rows[:, 0], rows[:, 1])  # (m*H/2, W/2*C)
+        A = np.maximum(rows[:, 0], rows[:, 1], out=work.get("A", rows[:, 0].shape, A_prev.dtype))
         return A.reshape(m, H // 2, W // 2, C), (pairs, rows, A_prev.shape)
 
-    @staticmethod
-    def _backward_pairs(dA: np.ndarray, cache) -> np.ndarray:
+    def _backward_pairs(self, dA: np.ndarray, cache) -> np.ndarray:
         """dA (m, H/2, W/2, C) -> dA_prev (m, H, W, C) through the masks, rows then columns."""
         pairs, rows, shape = cache
         m, H, W, C = shape
-        left_wins = pairs[:, :, :C] >= pairs[:, :, C:]  # the first of a tie: the left one
-        top_wins = rows[:, 0] >= rows[:, 1]  # the first of a tie: the top one
+        work = work_arrays(self)
+        left, right = pairs[:, :, :C], pairs[:, :, C:]
+        # the first of a tie: the left one, the top one
+        left_wins = np.greater_equal(left, right, out=work.get("left_wins", left.shape, bool))
+        top_wins = np.greater_equal(
+            rows[:, 0], rows[:, 1], out=work.get("top_wins", rows[:, 0].shape, bool)
+        )
         D = np.ascontiguousarray(dA).reshape(m * H // 2, W // 2 * C)
-        d_columns = np.empty((m * H // 2, 2, W // 2 * C), dtype=dA.dtype)
+        d_columns = work.get("d_columns", (m * H // 2, 2, W // 2 * C), dA.dtype)
         # the loser of each pair gets d - d * mask: exactly d where the mask is 0, 0 where 1
         np.multiply(D, top_wins, out=d_columns[:, 0])
         np.subtract(D, d_columns[:, 0], out=d_columns[:, 1])
         d_columns = d_columns.reshape(m * H, W // 2, C)
-        dA_prev = np.empty((m * H, W // 2, 2 * C), dtype=dA.dtype)
+        dA_prev = work.get("dA_prev", (m * H, W // 2, 2 * C), dA.dtype)
         np.multiply(d_columns, left_wins, out=dA_prev[:, :, :C])
         np.subtract(d_columns, dA_prev[:, :, :C], out=dA_prev[:, :, C:])
         return dA_prev.reshape(shape)

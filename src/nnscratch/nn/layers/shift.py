@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnscratch.nn.layers.base import Layer
+from nnscratch.nn.layers.buffers import work_arrays
 
 
 def reflect_pad(A: np.ndarray, s: int, out: np.ndarray | None = None) -> np.ndarray:
@@ -72,7 +73,7 @@ class RandomShift(Layer):
         rng = self.rng if self.mask_seed is None else np.random.default_rng([self.mask_seed, 7])
         dy, dx = rng.integers(0, 2 * s + 1, size=(2, m))
         P = reflect_pad(A_prev, s, self._padded_buffer(A_prev, s))
-        A = np.empty_like(A_prev)
+        A = work_arrays(self).get("A", A_prev.shape, A_prev.dtype)
         for n in range(m):
             A[n] = P[n, dy[n] : dy[n] + H, dx[n] : dx[n] + W]
         return A, (dy, dx, P.shape)
