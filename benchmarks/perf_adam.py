@@ -132,6 +132,35 @@ def torch_side(X, y, dims, seed=0):
     return run
 
 
+def products_side(X, dims, seed=0):
+    """The floor: one epoch of only the matrix products a batch needs (forward A W^T for each
+    layer, backward dZ^T A for each layer and dZ W for all but the first), on the same
+    shapes and BLAS, into reused arrays: no gather, activation, loss or update."""
+    rng = np.random.default_rng(seed)
+    W = [rng.standard_normal((dims[i], dims[i - 1]), dtype=np.float32) for i in range(1, len(dims))]
+    A = [X[:BATCH_SIZE]] + [
+        rng.standard_normal((BATCH_SIZE, n), dtype=np.float32) for n in dims[1:-1]
+    ]
+    dZ = [rng.standard_normal((BATCH_SIZE, n), dtype=np.float32) for n in dims[1:]]
+    Z = [np.empty((BATCH_SIZE, n), dtype=np.float32) for n in dims[1:]]
+    dW = [np.empty_like(w) for w in W]
+    dA = [np.empty_like(a) for a in A]
+    n_batches = -(-X.shape[0] // BATCH_SIZE)
+
+    def run() -> float:
+        start = time.perf_counter()
+        for _ in range(n_batches):
+            for i, w in enumerate(W):
+                np.matmul(A[i], w.T, out=Z[i])
+            for i in range(len(W) - 1, -1, -1):
+                np.matmul(dZ[i].T, A[i], out=dW[i])
+                if i > 0:
+                    np.matmul(dZ[i], W[i], out=dA[i])
+        return time.perf_counter() - start
+
+    return run
+
+
 def run(*, repeats: int, n_samples: int, with_torch: bool) -> dict:
     """Median ms per epoch of each side, plus the per-batch overhead (tiny network)."""
     result: dict = {"n_samples": f"{n_samples:,}"}
@@ -149,13 +178,18 @@ def run(*, repeats: int, n_samples: int, with_torch: bool) -> dict:
         tiny["torch"] = torch_side(X, y, TINY_DIMS)
     for side in tiny.values():  # warm-up of both code paths (an epoch is long enough)
         side()
+    sides["products"] = products_side(X, LAYER_DIMS)
     epoch = {k: median_ms(v) for k, v in interleaved(sides, repeats, 60, 1).items()}
+    floor = epoch.pop("products")
     overhead = {k: median_ms(v) for k, v in interleaved(tiny, repeats, 20, 1).items()}
     checks = median_ms(interleaved({"checks": nnscratch_checks(X, y)}, 3)["checks"])
     result.update(epoch)
     per_batch = ", ".join(f"{name} {1e3 * ms / n_batches:.0f} us" for name, ms in overhead.items())
+    vs_torch = f" = {floor / epoch['torch']:.2f}x PyTorch's epoch" if "torch" in epoch else ""
     result["note"] = (
-        f"{n_batches} batches; per-batch overhead ({TINY_DIMS} net): {per_batch}; "
-        f"fit's one-off input checks {checks:.0f} ms, not in the epoch time"
+        f"{n_batches} batches; the epoch's matrix products alone (the floor of any NumPy "
+        f"implementation on this BLAS): {floor:.0f} ms{vs_torch}; per-batch overhead "
+        f"({TINY_DIMS} net): {per_batch}; fit's one-off input checks {checks:.0f} ms, not in "
+        "the epoch time"
     )
     return result
