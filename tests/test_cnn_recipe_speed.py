@@ -159,3 +159,23 @@ def test_select_cnn_names_the_candidate_that_is_the_recipe(monkeypatch):
     assert candidate.get("network", {}) == CAT_RECIPE.get("network", {})
     assert candidate.get("ensemble", 1) == CAT_RECIPE.get("ensemble", 1)
     assert candidate["fit"] == CAT_RECIPE["fit"]
+
+
+def test_the_recipes_for_any_data_skip_the_per_epoch_accuracy_pass_and_train_the_same():
+    """``recipes_any`` (image folders, tables) reads no per-epoch training accuracy, so fit
+    does not compute it; what is trained is the same, bitwise."""
+    from nnscratch.app.recipes_any import AnyConfig, build_model
+
+    for model in ("mlp", "cnn"):
+        assert AnyConfig.for_model(model).fit_kwargs((16, 16, 3))["eval_train"] is False
+    config = AnyConfig.for_model("cnn").replace(epochs=2, batch_size=8)
+    x, y = _images()
+    X = x.astype(np.float32) / 255
+    nets, histories = [], []
+    for eval_train in (False, True):
+        net = build_model(config, X[0].size, 1, "sigmoid", (16, 16, 3))
+        kwargs = {**config.fit_kwargs((16, 16, 3)), "eval_train": eval_train}
+        histories.append(net.fit(X.reshape(len(X), -1), y, **kwargs))
+        nets.append(net)
+    assert histories[0].train_accuracy == [] and len(histories[1].train_accuracy) == 2
+    _assert_same_parameters(nets[0], nets[1])

@@ -563,6 +563,7 @@ def _run_other_data(args: argparse.Namespace) -> int:
     """``train`` on an image folder or a table: read, hold out a test split when the data
     bring none, train the recipe of ``recipes_any``, write the model (which records its
     inputs, preprocessing, task and classes), metrics.json and the plots."""
+    from nnscratch.app.allocator import keep_freed_memory
     from nnscratch.app.progress import ProgressBar
     from nnscratch.app.recipes_any import hold_out, train_any
     from nnscratch.app.runs import RunDirectory
@@ -595,6 +596,8 @@ def _run_other_data(args: argparse.Namespace) -> int:
     if len(data.y_train) < 2:
         raise UsageError(f"{len(data.y_train)} training example(s) are too few to train on")
     run_dir = RunDirectory.create(out)
+    if config.model == "cnn":  # as for the cat CNN: batches' large arrays reused
+        keep_freed_memory()
     what = "images" if data.kind == "images" else "rows"
     print(f"Training {config.describe()} on {len(data.y_train)} {what} ({data.task})", flush=True)
     every = 100 if args.print_every is None else args.print_every
