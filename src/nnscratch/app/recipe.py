@@ -102,63 +102,7 @@ class TrainConfig:
     def __post_init__(self):
         """Check every field with the rules of ``nnscratch.base.validation`` (the ones the
         command line, the networks and ``fit`` use), then the combinations."""
-        from nnscratch.nn.activations import HIDDEN_ACTIVATIONS
-        from nnscratch.nn.initializers import INITIALIZERS
-        from nnscratch.train.optimizers import OPTIMIZERS
-        from nnscratch.train.schedules import SCHEDULES
-
-        checked = {
-            "model": check_choice("model", self.model, MODELS),
-            "flip_average": check_flag("flip_average", self.flip_average),
-            "layers": check_layer_widths("layers", self.layers),
-            "activation": check_choice("activation", self.activation, HIDDEN_ACTIVATIONS),
-            "init": check_choice("init", self.init, sorted(INITIALIZERS)),
-            "init_scale": check_positive("init_scale", self.init_scale),
-            "dropout": check_probability("dropout", self.dropout, allow=(None,)),
-            "batch_norm": check_flag("batch_norm", self.batch_norm),
-            "ensemble": check_positive("ensemble", self.ensemble, integer=True),
-            "standardize": check_flag("standardize", self.standardize),
-            "flip": check_flag("flip", self.flip),
-            "balance": check_flag("balance", self.balance),
-            "optimizer": check_choice("optimizer", self.optimizer, sorted(OPTIMIZERS)),
-            "learning_rate": check_positive("learning_rate", self.learning_rate),
-            "iterations": check_positive(
-                "iterations", self.iterations, integer=True, allow=(None,)
-            ),
-            "epochs": check_positive("epochs", self.epochs, integer=True, allow=(None,)),
-            "batch_size": check_positive(
-                "batch_size", self.batch_size, integer=True, allow=(None,)
-            ),
-            "lr_schedule": check_choice(
-                "lr_schedule", self.lr_schedule, (None, *sorted(SCHEDULES))
-            ),
-            "l2": check_positive("l2", self.l2, allow_zero=True),
-            "early_stopping": check_flag("early_stopping", self.early_stopping),
-            "patience": check_positive("patience", self.patience, integer=True),
-            "validation_fraction": check_fraction(
-                "validation_fraction", self.validation_fraction, allow=(None,)
-            ),
-            "seed": check_seed(self.seed, allow_none=False),
-            "eval_train": _optional_flag("eval_train", self.eval_train),
-            "blas_threads": check_positive(
-                "blas_threads", self.blas_threads, integer=True, allow=(None,)
-            ),
-        }
-        for name, value in checked.items():  # normalised: tuples, ints, floats
-            object.__setattr__(self, name, value)
-        if self.architecture is not None:
-            if self.model != "cnn":
-                raise ValueError("architecture is for model='cnn'")
-            from nnscratch.models.conv import parse_architecture
-
-            parse_architecture(self.architecture)  # ValueError naming a bad token
-        if self.iterations is not None and self.epochs is not None:
-            raise ValueError(
-                f"give iterations or epochs, not both; got iterations={self.iterations}, "
-                f"epochs={self.epochs}"
-            )
-        if self.early_stopping and self.validation_fraction is None:
-            raise ValueError("early_stopping needs a validation_fraction (e.g. 0.2)")
+        check_recipe_fields(self)
 
     @classmethod
     def cnn(cls, **changes) -> TrainConfig:
@@ -334,6 +278,75 @@ class TrainConfig:
         if self.ensemble == 1:
             return Network(**self.network_kwargs(n_x), seed=self.seed)
         return Ensemble.of(self.ensemble, seed=self.seed, **self.network_kwargs(n_x))
+
+
+def _field_rules() -> dict:
+    """The rule of each recipe field, by name: ``TrainConfig``'s and ``recipes_any.AnyConfig``'s
+    (the rules of ``nnscratch.base.validation`` that the command line, the networks and
+    ``fit`` use). Each takes the value and returns it normalised (tuples, ints, floats)."""
+    from nnscratch.nn.activations import HIDDEN_ACTIVATIONS
+    from nnscratch.nn.initializers import INITIALIZERS
+    from nnscratch.train.optimizers import OPTIMIZERS
+    from nnscratch.train.schedules import SCHEDULES
+
+    def optional_int(name):
+        return lambda v: check_positive(name, v, integer=True, allow=(None,))
+
+    def flag(name):
+        return lambda v: check_flag(name, v)
+
+    return {
+        "model": lambda v: check_choice("model", v, MODELS),
+        "flip_average": flag("flip_average"),
+        "layers": lambda v: check_layer_widths("layers", v),
+        "activation": lambda v: check_choice("activation", v, HIDDEN_ACTIVATIONS),
+        "init": lambda v: check_choice("init", v, sorted(INITIALIZERS)),
+        "init_scale": lambda v: check_positive("init_scale", v),
+        "dropout": lambda v: check_probability("dropout", v, allow=(None,)),
+        "batch_norm": flag("batch_norm"),
+        "ensemble": lambda v: check_positive("ensemble", v, integer=True),
+        "standardize": flag("standardize"),
+        "flip": flag("flip"),
+        "balance": flag("balance"),
+        "optimizer": lambda v: check_choice("optimizer", v, sorted(OPTIMIZERS)),
+        "learning_rate": lambda v: check_positive("learning_rate", v),
+        "iterations": optional_int("iterations"),
+        "epochs": optional_int("epochs"),
+        "batch_size": optional_int("batch_size"),
+        "lr_schedule": lambda v: check_choice("lr_schedule", v, (None, *sorted(SCHEDULES))),
+        "l2": lambda v: check_positive("l2", v, allow_zero=True),
+        "early_stopping": flag("early_stopping"),
+        "patience": lambda v: check_positive("patience", v, integer=True),
+        "validation_fraction": lambda v: check_fraction("validation_fraction", v, allow=(None,)),
+        "seed": lambda v: check_seed(v, allow_none=False),
+        "eval_train": lambda v: _optional_flag("eval_train", v),
+        "blas_threads": optional_int("blas_threads"),
+    }
+
+
+def check_recipe_fields(config) -> None:
+    """Check and normalise, in place, every field of a frozen recipe dataclass (a
+    ``TrainConfig`` or a ``recipes_any.AnyConfig``) by ``_field_rules``, then the rules of
+    their combinations. Raises ValueError naming the field, what it got and what is allowed."""
+    rules = _field_rules()
+    for field in fields(config):
+        if field.name == "architecture":  # checked by its parser, below
+            continue
+        rule = rules[field.name]  # a KeyError here: a new field needs its rule
+        object.__setattr__(config, field.name, rule(getattr(config, field.name)))
+    if config.architecture is not None:
+        if config.model != "cnn":
+            raise ValueError("architecture is for model='cnn'")
+        from nnscratch.models.conv import parse_architecture
+
+        parse_architecture(config.architecture)  # ValueError naming a bad token
+    if config.iterations is not None and config.epochs is not None:
+        raise ValueError(
+            f"give iterations or epochs, not both; got iterations={config.iterations}, "
+            f"epochs={config.epochs}"
+        )
+    if config.early_stopping and config.validation_fraction is None:
+        raise ValueError("early_stopping needs a validation_fraction (e.g. 0.2)")
 
 
 def _optional_flag(name: str, value) -> bool | None:

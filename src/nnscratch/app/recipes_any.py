@@ -26,16 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from nnscratch.app.recipe import check_recipe_fields
 from nnscratch.base.batching import in_batches
-from nnscratch.base.validation import (
-    check_choice,
-    check_flag,
-    check_fraction,
-    check_layer_widths,
-    check_positive,
-    check_probability,
-    check_seed,
-)
 
 __all__ = ["CNN_ARCHITECTURE", "AnyConfig", "AnyResult", "hold_out", "train_any"]
 
@@ -71,55 +63,8 @@ class AnyConfig:
     seed: int = 0
 
     def __post_init__(self):
-        from nnscratch.nn.activations import HIDDEN_ACTIVATIONS
-        from nnscratch.nn.initializers import INITIALIZERS
-        from nnscratch.train.optimizers import OPTIMIZERS
-        from nnscratch.train.schedules import SCHEDULES
-
-        checked = {
-            "model": check_choice("model", self.model, ("mlp", "cnn")),
-            "flip_average": check_flag("flip_average", self.flip_average),
-            "layers": check_layer_widths("layers", self.layers),
-            "activation": check_choice("activation", self.activation, HIDDEN_ACTIVATIONS),
-            "init": check_choice("init", self.init, sorted(INITIALIZERS)),
-            "dropout": check_probability("dropout", self.dropout, allow=(None,)),
-            "batch_norm": check_flag("batch_norm", self.batch_norm),
-            "ensemble": check_positive("ensemble", self.ensemble, integer=True),
-            "standardize": check_flag("standardize", self.standardize),
-            "flip": check_flag("flip", self.flip),
-            "optimizer": check_choice("optimizer", self.optimizer, sorted(OPTIMIZERS)),
-            "learning_rate": check_positive("learning_rate", self.learning_rate),
-            "iterations": check_positive(
-                "iterations", self.iterations, integer=True, allow=(None,)
-            ),
-            "epochs": check_positive("epochs", self.epochs, integer=True, allow=(None,)),
-            "batch_size": check_positive(
-                "batch_size", self.batch_size, integer=True, allow=(None,)
-            ),
-            "lr_schedule": check_choice(
-                "lr_schedule", self.lr_schedule, (None, *sorted(SCHEDULES))
-            ),
-            "l2": check_positive("l2", self.l2, allow_zero=True),
-            "early_stopping": check_flag("early_stopping", self.early_stopping),
-            "patience": check_positive("patience", self.patience, integer=True),
-            "validation_fraction": check_fraction(
-                "validation_fraction", self.validation_fraction, allow=(None,)
-            ),
-            "seed": check_seed(self.seed, allow_none=False),
-        }
-        for name, value in checked.items():
-            object.__setattr__(self, name, value)
-        if self.iterations is not None and self.epochs is not None:
-            raise ValueError(
-                f"give iterations or epochs, not both; got iterations={self.iterations}, "
-                f"epochs={self.epochs}"
-            )
-        if self.early_stopping and self.validation_fraction is None:
-            raise ValueError("early_stopping needs a validation_fraction (e.g. 0.2)")
-        if self.architecture is not None:
-            from nnscratch.models.conv import parse_architecture
-
-            parse_architecture(self.architecture)
+        """Every field checked by the rules of ``TrainConfig`` (``recipe.check_recipe_fields``)."""
+        check_recipe_fields(self)
 
     @classmethod
     def for_model(cls, model: str = "mlp") -> AnyConfig:
