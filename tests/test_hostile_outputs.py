@@ -256,8 +256,10 @@ def test_a_stop_during_start_up_is_one_line(signum, status, delay, cat_data_dir,
 
     out = tmp_path / "o"
     argv = [sys.executable, "-m", "nnscratch.app.cli", "train", "--data", str(cat_data_dir)]
+    # long enough (a few seconds) that the latest signal still finds it running
+    long_run = [*QUICK[:2], "--iterations", "20000", *QUICK[4:]]
     proc = subprocess.Popen(
-        [*argv, *QUICK, "--out", str(out)],
+        [*argv, *long_run, "--out", str(out)],
         env=_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
