@@ -5,6 +5,7 @@
     python benchmarks/bench_cnn.py --quick        # fewer repetitions (a smoke test)
     python benchmarks/bench_cnn.py --profile      # per-layer forward/backward table, one batch
     python benchmarks/bench_cnn.py --torch-layout nchw   # PyTorch in channels-first instead
+    python benchmarks/bench_cnn.py --in-epoch     # our per-layer times inside whole epochs
 
 Both sides run in this one process, on the same 209 cat images (float32, channels-last for
 nnscratch; PyTorch in ``channels_last`` memory format by default, its faster layout on this
@@ -19,7 +20,10 @@ Markdown row in the format of ``benchmarks/bench.py``; ``run()`` returns the num
 The goal (issue 16): an epoch in at most 1.0x PyTorch's time (first step: 1.3x), one thread.
 ``--profile`` times each layer's forward and backward on one batch of 32 (CPU time, median),
 ours beside the same ``torch.nn`` module on the same input, and the conv layers' GFLOP/s
-against a core's float32 AVX2 GEMM peak (~78 GFLOP/s here).
+against a core's float32 AVX2 GEMM peak (~78 GFLOP/s here). ``--in-epoch`` times each of our
+layers inside real training epochs instead (``fit`` as the epoch row runs it), and what is
+left outside them (batches, flips, the loss, Adam, Python): a layer run in a loop on one batch
+finds its arrays in the cache, inside an epoch it mostly does not.
 """
 
 from __future__ import annotations
@@ -386,6 +390,60 @@ def profile(X, repeats: int = 7, layout: str = "channels_last") -> list[dict]:
     return rows
 
 
+def in_epoch_profile(X, y, epochs: int = 5) -> tuple[list[tuple[str, float, float]], float]:
+    """Our CPU time per layer inside ``epochs`` training epochs of the recipe network (after
+    one warm-up epoch), as [(layer, forward ms, backward ms) per epoch], and the epoch's total
+    CPU ms. Each layer's ``forward`` and ``backward`` are wrapped by timers for the run (two
+    clock reads per call) and unwrapped after it."""
+    import collections
+
+    from nnscratch.models.conv import CAT_RECIPE
+
+    net, _, run_once = nnscratch_side(X, y, CAT_RECIPE)
+    spent: dict[tuple[int, str], float] = collections.defaultdict(float)
+
+    def timed(method, key):
+        def call(*args, **kwargs):
+            start = time.process_time()
+            result = method(*args, **kwargs)
+            spent[key] += time.process_time() - start
+            return result
+
+        return call
+
+    for position, layer in enumerate(net.layers):
+        layer.forward = timed(layer.forward, (position, "fwd"))
+        layer.backward = timed(layer.backward, (position, "bwd"))
+    try:
+        run_once()
+        spent.clear()
+        total = sum(run_once()[1] for _ in range(epochs))
+    finally:
+        for layer in net.layers:
+            del layer.forward, layer.backward
+    rows = [
+        (
+            type(layer).__name__,
+            1e3 * spent[(position, "fwd")] / epochs,
+            1e3 * spent[(position, "bwd")] / epochs,
+        )
+        for position, layer in enumerate(net.layers)
+    ]
+    return rows, 1e3 * total / epochs
+
+
+def print_in_epoch(rows: list[tuple[str, float, float]], epoch_ms: float) -> None:
+    print("| layer | fwd ms/epoch | bwd ms/epoch | share of the epoch |")
+    print("| --- | --- | --- | --- |")
+    for name, fwd, bwd in rows:
+        print(f"| {name} | {fwd:.1f} | {bwd:.1f} | {(fwd + bwd) / epoch_ms:.1%} |")
+    layers = sum(fwd + bwd for _, fwd, bwd in rows)
+    outside = epoch_ms - layers
+    print(f"| all layers | | | {layers:.0f} ms, {layers / epoch_ms:.1%} |")
+    print(f"| outside the layers | | | {outside:.0f} ms, {outside / epoch_ms:.1%} |")
+    print(f"| epoch | | | {epoch_ms:.0f} ms of CPU |")
+
+
 def print_profile(rows: list[dict]) -> None:
     print(
         "| layer | input (H, W, C) | ours fwd | ours bwd | torch fwd | torch bwd | "
@@ -421,6 +479,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="per-layer forward/backward times on one batch"
     )
+    parser.add_argument(
+        "--in-epoch", action="store_true", help="our per-layer times inside training epochs"
+    )
     args = parser.parse_args(argv)
     if args.threads is not None:
         if args.threads < 1:
@@ -428,6 +489,10 @@ def main(argv=None) -> int:
         set_thread_env(args.threads)  # before NumPy's BLAS starts its threads
     threads = limit_threads(args.threads)
     X, y, source = load_images()
+    if args.in_epoch:
+        print(f"<!-- {machine_info(threads)}; load average {load_average()}; {source} -->")
+        print_in_epoch(*in_epoch_profile(X, y, epochs=2 if args.quick else args.repeats))
+        return 0
     if args.profile:
         print(
             f"<!-- {machine_info(threads)}; load average {load_average()}; {source}; "
