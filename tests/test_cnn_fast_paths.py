@@ -24,6 +24,7 @@ from nnscratch.models.conv import ConvNetwork
 from nnscratch.nn.layers import BatchNorm, MaxPool2D, RandomShift
 from nnscratch.nn.layers.buffers import WorkArrays
 from nnscratch.nn.layers.shift import reflect_pad
+from nnscratch.train.callbacks import Callback
 
 TOLERANCE = {np.float64: {"rtol": 1e-12, "atol": 1e-12}, np.float32: {"rtol": 2e-5, "atol": 2e-5}}
 DTYPES = [np.float64, np.float32]
@@ -386,12 +387,21 @@ def test_training_with_reused_work_arrays_equals_fresh_arrays(dtype):
 
     def train():
         net = ConvNetwork(ARCHITECTURE, input_shape=(8, 8, 3), dtype=name, seed=3)
-        net.fit(X, y, optimizer="adam", batch_size=4, epochs=2, seed=0, eval_train=False)
-        kept = any(len(layer.__dict__.get("_work", ())) for layer in net.layers)
-        assert kept == WorkArrays.reuse  # the plain code keeps nothing
-        net.release_work_arrays()
+        kept = []
+
+        class Kept(Callback):
+            def on_epoch_end(self, net, epoch, history):
+                kept.append(any(len(layer.__dict__.get("_work", ())) for layer in net.layers))
+
+        net.fit(
+            X, y, optimizer="adam", batch_size=4, epochs=2, seed=0, eval_train=False,
+            callbacks=[Kept()],
+        )  # fmt: skip
+        assert kept == [WorkArrays.reuse] * 2  # kept between epochs; the plain code keeps none
+        assert not any(len(layer.__dict__.get("_work", ())) for layer in net.layers)  # released
+        logits = net.logits(X[:3])
         assert not any(len(layer.__dict__.get("_work", ())) for layer in net.layers)
-        return net, net.logits(X[:3])
+        return net, logits
 
     net, logits = train()
     with _fresh_arrays():
@@ -399,7 +409,8 @@ def test_training_with_reused_work_arrays_equals_fresh_arrays(dtype):
     np.testing.assert_array_equal(logits, plain_logits)
     for key, value in net.parameters.items():
         np.testing.assert_array_equal(value, plain.parameters[key])
-    assert any(len(layer.__dict__.get("_work", ())) for layer in net.layers)  # inference's
+    net._logits(X[:3])  # fit's own inference between epochs: keeps its work arrays
+    assert any(len(layer.__dict__.get("_work", ())) for layer in net.layers)
     copied = pickle.loads(pickle.dumps(net))  # a pickled network carries no work arrays
     assert not any(len(layer.__dict__.get("_work", ())) for layer in copied.layers)
     np.testing.assert_array_equal(copied.logits(X[:3]), logits)

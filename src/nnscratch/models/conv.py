@@ -416,11 +416,28 @@ class ConvNetwork(TrainableSequential):
         )
 
     # ---- training -----------------------------------------------------------------------
+    def fit(self, X, y, *args, **kwargs):
+        """``TrainableSequential.fit``; at its end (or on an error) the layers' work arrays
+        are released: a trained network keeps no batch-sized arrays."""
+        try:
+            return super().fit(X, y, *args, **kwargs)
+        finally:
+            self.release_work_arrays()
+
+    def _checked_logits(self, X, batch_size: int) -> np.ndarray:
+        """The public inference calls (``logits``, ``predict_proba``, ``predict``,
+        ``accuracy``, ``cost``) release the work arrays when they return, as ``fit`` does;
+        ``fit``'s own evaluations between epochs keep them for the next epoch."""
+        try:
+            return super()._checked_logits(X, batch_size)
+        finally:
+            self.release_work_arrays()
+
     def release_work_arrays(self) -> None:
         """Drop every layer's reused work arrays (``nn.layers.buffers``: a batch's worth of
-        outputs and gradients, about 130 MB for the recipe's network at batch 32, kept from
-        one pass to the next and between calls of ``fit`` and ``predict``); the next pass
-        makes new ones."""
+        outputs and gradients, about 130 MB for the recipe's network at batch 32, reused from
+        one batch to the next); the next pass makes new ones. ``fit`` and the public
+        inference calls do it when they end."""
         for layer in self.layers:
             work = layer.__dict__.get("_work")
             if work is not None:
