@@ -136,27 +136,24 @@ class CategoricalCrossEntropy(Loss):
             raise ValueError(f"a softmax output needs at least 2 units; got {n_out}")
 
     def cost(self, Z: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
-        zmax = Z.max(axis=1, keepdims=True)
-        logsumexp = np.log(np.exp(Z - zmax).sum(axis=1, keepdims=True)) + zmax
-        if sample_weight is not None:
-            return _weighted_mean((logsumexp - Z) * Y, sample_weight)
-        return float(((logsumexp - Z) * Y).sum(dtype=np.float64) / Z.shape[0])
+        _, _, logsumexp = _shifted_exponentials(Z)
+        return self._cost_from(logsumexp, Z, Y, sample_weight)
 
     def cost_and_output_gradient(self, Z, Y, sample_weight=None):
         """The cost's exponentials E = e^(z - max z) and their sums s give softmax(Z) = E / s
         too: one exponential per logit instead of two, with the values of ``cost`` and
         ``output_gradient(Softmax().forward(Z), Y)`` to the bit."""
-        if sample_weight is not None or Z.ndim != 2:
-            return super().cost_and_output_gradient(Z, Y, sample_weight)
-        zmax = Z.max(axis=1, keepdims=True)
-        E = np.exp(Z - zmax)  # (m, K)
-        s = E.sum(axis=1, keepdims=True)  # (m, 1)
-        logsumexp = np.log(s) + zmax
-        cost = float(((logsumexp - Z) * Y).sum(dtype=np.float64) / Z.shape[0])
-        dZ = np.divide(E, s, out=E)  # A_L = softmax(Z)
-        dZ -= Y
-        dZ /= Z.dtype.type(Z.shape[0])  # (A_L - Y) / m
-        return cost, dZ
+        E, s, logsumexp = _shifted_exponentials(Z)
+        cost = self._cost_from(logsumexp, Z, Y, sample_weight)
+        A = np.divide(E, s, out=E)  # A_L = softmax(Z)
+        return cost, self.output_gradient(A, Y, sample_weight)
+
+    @staticmethod
+    def _cost_from(logsumexp, Z, Y, sample_weight) -> float:
+        """mean over samples of logsumexp(z) - z[y] (weighted by ``sample_weight``)."""
+        if sample_weight is not None:
+            return _weighted_mean((logsumexp - Z) * Y, sample_weight)
+        return float(((logsumexp - Z) * Y).sum(dtype=np.float64) / Z.shape[0])
 
     def encode_targets(self, y, n_out: int, dtype) -> np.ndarray:
         y = np.asarray(y)
@@ -267,6 +264,15 @@ class PoissonDeviance(Loss):
         if not np.all(np.isfinite(y)) or np.any(y < 0):
             raise ValueError("Poisson targets must be finite numbers >= 0")
         return y
+
+
+def _shifted_exponentials(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For logits Z (m, K): E = e^(Z - max_k z) (m, K), no exponent overflowing; s, the sums
+    of E's rows (m, 1); and logsumexp(z) = log s + max_k z (m, 1)."""
+    zmax = Z.max(axis=1, keepdims=True)
+    E = np.exp(Z - zmax)
+    s = E.sum(axis=1, keepdims=True)
+    return E, s, np.log(s) + zmax
 
 
 def _weighted_mean(per_element: np.ndarray, sample_weight: np.ndarray) -> float:
