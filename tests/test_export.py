@@ -92,12 +92,8 @@ def test_dense_onnx_one_output_leaky_slope_no_batch_norm():
     _check_network(net, X, out)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize(
-    ("architecture", "flat", "flip"),
-    [(CNN, False, False), (CNN, True, True), (CNN_FLAT, True, False), (CNN_FLAT, False, True)],
-)
-def test_conv_network_onnx(architecture, flat, flip, dtype):
+def _conv_net_and_inputs(architecture, flat, flip, dtype):
+    """A softmax ConvNetwork on (9, 8, 3) images with random parameters, and 5 inputs."""
     net = ConvNetwork(
         architecture,
         input_shape=(9, 8, 3),
@@ -108,7 +104,16 @@ def test_conv_network_onnx(architecture, flat, flip, dtype):
         flip_average=flip,
     )
     _randomize(net, 2)
-    X = _X(net.input_shape, dtype, m=5)
+    return net, _X(net.input_shape, dtype, m=5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    ("architecture", "flat", "flip"),
+    [(CNN, False, False), (CNN, True, True), (CNN_FLAT, True, False), (CNN_FLAT, False, True)],
+)
+def test_conv_network_onnx(architecture, flat, flip, dtype):
+    net, X = _conv_net_and_inputs(architecture, flat, flip, dtype)
     _check_network(net, X, _onnx_run(net, X))
 
 
@@ -366,17 +371,7 @@ def test_dense_network_torch(hidden, output, dtype):
 )
 def test_conv_network_torch(architecture, flat, flip, dtype):
     pytest.importorskip("torch")
-    net = ConvNetwork(
-        architecture,
-        input_shape=(9, 8, 3),
-        n_outputs=3,
-        output_activation="softmax",
-        dtype=dtype,
-        flat_input=flat,
-        flip_average=flip,
-    )
-    _randomize(net, 2)
-    X = _X(net.input_shape, dtype, m=5)
+    net, X = _conv_net_and_inputs(architecture, flat, flip, dtype)
     _check_network(net, X, _torch_out(to_torch(net), X))
 
 
