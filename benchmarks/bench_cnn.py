@@ -414,13 +414,19 @@ def in_epoch_profile(X, y, epochs: int = 5) -> tuple[list[tuple[str, float, floa
     from nnscratch.models.conv import CAT_RECIPE
 
     spent: dict[tuple[int, str], float] = collections.defaultdict(float)
-    net, _, run_once = nnscratch_side(X, y, CAT_RECIPE, at_second_epoch=spent.clear)
+    timing = {"on": False}  # on during each run's second epoch, the one run_once times
+
+    def start_timing() -> None:
+        timing["on"] = True
+
+    net, _, run_once = nnscratch_side(X, y, CAT_RECIPE, at_second_epoch=start_timing)
 
     def timed(method, key):
         def call(*args, **kwargs):
             start = time.process_time()
             result = method(*args, **kwargs)
-            spent[key] += time.process_time() - start
+            if timing["on"]:
+                spent[key] += time.process_time() - start
             return result
 
         return call
@@ -429,14 +435,12 @@ def in_epoch_profile(X, y, epochs: int = 5) -> tuple[list[tuple[str, float, floa
         layer.forward = timed(layer.forward, (position, "fwd"))
         layer.backward = timed(layer.backward, (position, "bwd"))
     try:
-        run_once()
+        run_once()  # warm-up
+        spent.clear()
         total = 0.0
-        layer_totals: dict[tuple[int, str], float] = collections.defaultdict(float)
-        for _ in range(epochs):  # each run: the layers' times of its second (timed) epoch
+        for _ in range(epochs):
+            timing["on"] = False
             total += run_once()[1]
-            for key, value in spent.items():
-                layer_totals[key] += value
-        spent = layer_totals
     finally:
         for layer in net.layers:
             del layer.forward, layer.backward
